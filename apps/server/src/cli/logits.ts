@@ -1,0 +1,23 @@
+// npm run logits -- --model <dir> --tokens <comma-separated ids> [--engine cpu]
+// Prints {"tokens": [...], "logits": [[...], ...]}: next-token logits at every position.
+import { runCli, parseCliArgs, requireArg, intList, UsageError } from './cliSupport';
+import { loadForCli } from './loadForCli';
+
+const USAGE = 'npm run logits -- --model <dir> --tokens <ids> [--engine cpu] [--adapter <dir>] [--layers 0,1,..]';
+await runCli(USAGE, async () => {
+  const a = parseCliArgs({
+    model: { type: 'string' }, tokens: { type: 'string' }, engine: { type: 'string', default: 'cpu' },
+    adapter: { type: 'string' }, layers: { type: 'string' },
+  });
+  const tokens = intList(requireArg(a.tokens, 'tokens'), 'tokens');
+  if (a.engine !== 'cpu') {
+    throw new UsageError(`--engine ${a.engine} is not available yet; engines: cpu (the WebGPU engine arrives with the WGSL kernels)`);
+  }
+  const { model, adapter, plan } = await loadForCli(requireArg(a.model, 'model'), { adapter: a.adapter, layers: a.layers, maxSeqLen: tokens.length });
+  const T = tokens.length;
+  const V = model.config.vocabSize;
+  const logits = model.logits({ B: 1, T, inputIds: Int32Array.from(tokens), targets: new Int32Array(T).fill(-1) }, { lora: adapter, plan });
+  const rows: number[][] = [];
+  for (let t = 0; t < T; t++) rows.push(Array.from(logits.subarray(t * V, (t + 1) * V)));
+  process.stdout.write(JSON.stringify({ tokens, logits: rows }) + '\n');
+});

@@ -1,0 +1,157 @@
+import type { LlamaWeights } from '../model/llamaWeights';
+import type { ModelConfig } from '../model/modelConfig';
+import { crossEntropy, type CrossEntropyResult } from './crossEntropy';
+import { layerBackward, layerForward, type LayerCache, type LayerContext, type LayerGrads } from './decoderLayer';
+import { allocLike, type FloatArray } from './floatArray';
+import { linearBackwardInput, linearBackwardWeight, linearForward } from './linear';
+import { loraScale, type LoraAdapter } from './lora';
+import type { ParamTensor } from './paramTensor';
+import { rmsNormBackward, rmsNormForward } from './rmsNorm';
+import { buildRopeTables, type RopeTables } from './rope';
+import { fullPlan, validatePlan, type SubmodelPlan } from './submodelPlan';
+
+/**
+ * A batch of B sequences of T tokens. targets[i] is the token to predict at position i
+ * (usually inputIds[i+1]) or IGNORE_INDEX (-1) where the position does not count.
+ */
+export interface TokenBatch {
+  B: number;
+  T: number;
+  inputIds: Int32Array;
+  targets: Int32Array;
+}
+
+/** What one forward/backward runs: a submodel plan and an optional LoRA adapter. */
+export interface RunOptions {
+  plan?: SubmodelPlan;
+  lora?: LoraAdapter<ParamTensor>;
+}
+
+/** Gradient buffers. `base` for full-parameter training, `lora` for LoRA training. */
+export interface ModelGrads {
+  base?: LlamaWeights<ParamTensor>;
+  lora?: LoraAdapter<ParamTensor>;
+}
+
+interface ForwardState {
+  hidden: FloatArray; // final residual stream [M, H]
+  normed: FloatArray;
+  invRms: FloatArray;
+  caches: { ctx: LayerContext; cache: LayerCache }[];
+}
+
+/**
+ * The CPU reference engine for Llama-family models: forward to logits, masked cross-entropy,
+ * and backward into LoRA parameters (frozen base) or into every weight (pretraining).
+ * It is the numeric oracle for the WGSL kernels, so it favours clarity over speed where the
+ * two conflict (the matmuls are the exception: pretraining depends on them).
+ */
+export class LlamaModel {
+  readonly rope: RopeTables;
+
+  constructor(readonly config: ModelConfig, readonly weights: LlamaWeights<ParamTensor>, maxSeqLen?: number) {
+    this.rope = buildRopeTables(config, maxSeqLen ?? config.maxPositionEmbeddings);
+  }
+
+  private checkBatch(b: TokenBatch): void {
+    const n = b.B * b.T;
+    if (b.inputIds.length !== n || b.targets.length !== n) {
+      throw new Error(`batch: expected ${n} input ids and targets for B=${b.B}, T=${b.T}, got ${b.inputIds.length} and ${b.targets.length}`);
+    }
+    if (b.T > this.rope.maxPos) throw new Error(`batch: sequence length ${b.T} exceeds the model's maximum ${this.rope.maxPos}`);
+    const V = this.config.vocabSize;
+    for (let i = 0; i < n; i++) {
+      const t = b.inputIds[i];
+      if (t < 0 || t >= V) throw new Error(`batch: token id ${t} at position ${i} outside vocabulary [0, ${V})`);
+    }
+  }
+
+  private forwardHidden(batch: TokenBatch, opts: RunOptions): ForwardState {
+    this.checkBatch(batch);
+    const cfg = this.config, H = cfg.hiddenSize, M = batch.B * batch.T;
+    const plan = opts.plan ?? fullPlan(cfg);
+    validatePlan(plan, cfg.numLayers);
+    const embed = this.weights.embed.data;
+    let h = allocLike(embed, M * H);
+    for (let i = 0; i < M; i++) {
+      const src = batch.inputIds[i] * H;
+      for (let d = 0; d < H; d++) h[i * H + d] = embed[src + d];
+    }
+    const caches: ForwardState['caches'] = [];
+    const scale = opts.lora ? loraScale(opts.lora.config) : 0;
+    for (const pl of plan.layers) {
+      const w = this.weights.layers[pl.index];
+      if (!w) throw new Error(`plan keeps layer ${pl.index} but its weights were not loaded`);
+      const ctx: LayerContext = {
+        cfg, plan: pl, w, lora: opts.lora?.layers.get(pl.index), loraScale: scale, rope: this.rope, B: batch.B, T: batch.T,
+      };
+      const r = layerForward(ctx, h);
+      caches.push({ ctx, cache: r.cache });
+      h = r.out;
+    }
+    const normed = allocLike(h, M * H), invRms = allocLike(h, M);
+    rmsNormForward(h, this.weights.finalNorm.data, normed, invRms, M, H, cfg.rmsNormEps);
+    return { hidden: h, normed, invRms, caches };
+  }
+
+  private lmHead(normed: FloatArray, M: number): FloatArray {
+    const V = this.config.vocabSize, H = this.config.hiddenSize;
+    const logits = allocLike(normed, M * V);
+    linearForward(normed, this.weights.lmHead.data, logits, M, H, V);
+    return logits;
+  }
+
+  /** Next-token logits [B*T, vocab] at every position. */
+  logits(batch: TokenBatch, opts: RunOptions = {}): FloatArray {
+    const s = this.forwardHidden(batch, opts);
+    return this.lmHead(s.normed, batch.B * batch.T);
+  }
+
+  /** Masked cross-entropy without gradients. */
+  loss(batch: TokenBatch, opts: RunOptions = {}): CrossEntropyResult {
+    const logits = this.logits(batch, opts);
+    return crossEntropy(logits, batch.targets, batch.B * batch.T, this.config.vocabSize);
+  }
+
+  /**
+   * Mean masked cross-entropy over the batch and its gradient, accumulated into `grads`
+   * (which the caller zeroes). Returns the loss sum and the count of counted positions;
+   * the gradient is of lossSum / count. With `gradDivisor`, of lossSum / gradDivisor instead
+   * (data-parallel workers share one divisor).
+   */
+  lossAndGrad(batch: TokenBatch, opts: RunOptions, grads: ModelGrads, gradDivisor?: number): CrossEntropyResult {
+    if (!grads.base && !grads.lora) throw new Error('lossAndGrad: no gradient buffers given (base or lora)');
+    if (grads.lora && !opts.lora) throw new Error('lossAndGrad: LoRA gradients requested without a LoRA adapter');
+    const cfg = this.config, H = cfg.hiddenSize, V = cfg.vocabSize, M = batch.B * batch.T;
+    const s = this.forwardHidden(batch, opts);
+    const logits = this.lmHead(s.normed, M);
+    let count = 0;
+    for (let i = 0; i < M; i++) if (batch.targets[i] !== -1) count++;
+    const div = gradDivisor ?? count;
+    const ce = crossEntropy(logits, batch.targets, M, V, div > 0 ? 1 / div : 0);
+    if (ce.count === 0) return ce;
+    const dLogits = logits;
+    const dNormed = allocLike(logits, M * H);
+    linearBackwardInput(dLogits, this.weights.lmHead.data, dNormed, M, H, V);
+    if (grads.base) linearBackwardWeight(dLogits, s.normed, grads.base.lmHead.data, M, H, V);
+    // Layers below the lowest trainable one need no input gradient.
+    const lowestTrainable = grads.base ? -1 : s.caches.findIndex((c) => !!grads.lora?.layers.get(c.ctx.plan.index));
+    if (lowestTrainable === -1 && !grads.base) return ce;
+    let dh: FloatArray | undefined = allocLike(logits, M * H);
+    rmsNormBackward(s.hidden, this.weights.finalNorm.data, s.invRms, dNormed, dh, grads.base?.finalNorm.data, M, H, false);
+    for (let li = s.caches.length - 1; li >= 0 && dh; li--) {
+      const { ctx, cache } = s.caches[li];
+      const lg: LayerGrads = { base: grads.base?.layers[ctx.plan.index], lora: grads.lora?.layers.get(ctx.plan.index) };
+      if (grads.base && !lg.base) throw new Error(`full-parameter gradients missing for layer ${ctx.plan.index}`);
+      dh = layerBackward(ctx, cache, dh, lg, li > lowestTrainable);
+    }
+    if (grads.base && dh) {
+      const dEmbed = grads.base.embed.data;
+      for (let i = 0; i < M; i++) {
+        const dst = batch.inputIds[i] * H;
+        for (let d = 0; d < H; d++) dEmbed[dst + d] += dh[i * H + d];
+      }
+    }
+    return ce;
+  }
+}

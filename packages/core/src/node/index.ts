@@ -1,0 +1,4 @@
+export * from './modelDir';
+export * from './tokenizerFile';
+export * from './datasets';
+export * from './adapterDir';

@@ -1,0 +1,29 @@
+import { defineConfig } from '@playwright/test';
+
+/**
+ * Browser tests run in Debian's Chromium (apt package `chromium`): Playwright cannot download
+ * its own browser here. WebGPU comes from SwiftShader's Vulkan driver, needs
+ * --enable-unsafe-webgpu, and only exists on pages from localhost (a secure context).
+ */
+export default defineConfig({
+  testDir: 'apps/web-client/e2e',
+  timeout: 120_000,
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL: 'http://127.0.0.1:5174',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: 'npx vite build && npx vite preview',
+    url: 'http://127.0.0.1:5174',
+    reuseExistingServer: false,
+    timeout: 120_000,
+  },
+});
