@@ -22,8 +22,16 @@ export async function runCli(usage: string, main: () => Promise<void>): Promise<
   }
 }
 
-export function parseCliArgs<T extends ParseArgsConfig['options']>(options: T) {
-  return parseArgs({ options, strict: true, allowPositionals: false }).values;
+/** Parses --flags strictly; --help / -h prints the usage line and exits. */
+export function parseCliArgs<T extends NonNullable<ParseArgsConfig['options']>>(usage: string, options: T) {
+  const { values } = parseArgs({
+    options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false,
+  });
+  if ((values as { help?: boolean }).help) {
+    console.log(`usage: ${usage}`);
+    process.exit(0);
+  }
+  return values;
 }
 
 export function positiveNumber(v: string | undefined, fallback: number, name: string): number {

@@ -10,7 +10,7 @@ const USAGE = `npm run eval -- --model <dir> --task <${TASK_NAMES.join('|')}> [-
 const SPLITS = ['test', 'validation', 'train'] as const;
 
 await runCli(USAGE, async () => {
-  const a = parseCliArgs({
+  const a = parseCliArgs(USAGE, {
     model: { type: 'string', default: DEFAULT_MODEL_DIR }, task: { type: 'string' }, adapter: { type: 'string' },
     split: { type: 'string', default: 'test' }, limit: { type: 'string' }, 'max-len': { type: 'string' }, layers: { type: 'string' },
   });

@@ -13,7 +13,7 @@ import { loadForCli } from './loadForCli';
 const USAGE = 'npm start -- [--model <dir>] [--task spam|brown-genre] [--steps N] [--batch-size B] [--rank R] [--alpha A] [--targets q,v,..] [--lr LR] [--eval-limit N] [--out <dir>]';
 
 await runCli(USAGE, async () => {
-  const a = parseCliArgs({
+  const a = parseCliArgs(USAGE, {
     model: { type: 'string', default: DEFAULT_MODEL_DIR }, task: { type: 'string', default: 'spam' },
     steps: { type: 'string' }, 'batch-size': { type: 'string' }, rank: { type: 'string' }, alpha: { type: 'string' },
     targets: { type: 'string', default: 'q,k,v,o,gate,up,down' }, lr: { type: 'string' }, 'eval-limit': { type: 'string' },

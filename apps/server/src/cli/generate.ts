@@ -6,7 +6,7 @@ import { loadForCli } from './loadForCli';
 
 const USAGE = 'npm run generate -- [--model <dir>] --prompt <text> [--max-new-tokens N] [--temperature T] [--top-k K] [--seed S] [--adapter <dir>]';
 await runCli(USAGE, async () => {
-  const a = parseCliArgs({
+  const a = parseCliArgs(USAGE, {
     model: { type: 'string', default: DEFAULT_MODEL_DIR }, prompt: { type: 'string' }, 'max-new-tokens': { type: 'string' },
     temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' }, adapter: { type: 'string' },
     layers: { type: 'string' },

@@ -5,7 +5,7 @@ import { loadForCli } from './loadForCli';
 
 const USAGE = 'npm run logits -- --model <dir> --tokens <ids> [--engine cpu] [--adapter <dir>] [--layers 0,1,..]';
 await runCli(USAGE, async () => {
-  const a = parseCliArgs({
+  const a = parseCliArgs(USAGE, {
     model: { type: 'string' }, tokens: { type: 'string' }, engine: { type: 'string', default: 'cpu' },
     adapter: { type: 'string' }, layers: { type: 'string' },
   });

@@ -1,5 +1,4 @@
-import type { LlamaWeights } from '@fedllm/core';
-import type { ParamTensor } from '@fedllm/core';
+import { mapWeightTensors, type LlamaWeights, type ParamTensor } from '@fedllm/core';
 
 /**
  * Copies weights into SharedArrayBuffer-backed arrays. Posting them to a worker then shares the
@@ -12,9 +11,5 @@ export function shareWeights(w: LlamaWeights<ParamTensor>): LlamaWeights<ParamTe
     data.set(t.data);
     return { shape: [...t.shape], data };
   };
-  const embed = share(w.embed);
-  const layers = w.layers.map((l) =>
-    l ? (Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v ? share(v) : v])) as typeof l) : undefined,
-  );
-  return { embed, layers, finalNorm: share(w.finalNorm), lmHead: w.lmHead === w.embed ? embed : share(w.lmHead) };
+  return mapWeightTensors(w, share);
 }

@@ -1,4 +1,4 @@
-import type { LayerWeights, LlamaWeights } from '../model/llamaWeights';
+import { mapWeightTensors, type LlamaWeights } from '../model/llamaWeights';
 import { allocLike } from './floatArray';
 import type { LayerLora, LoraAdapter, LoraTarget } from './lora';
 import type { ParamTensor } from './paramTensor';
@@ -12,16 +12,7 @@ function zerosOf(t: ParamTensor): ParamTensor {
  * shares the embedding's buffer, so both uses accumulate into one gradient.
  */
 export function zeroGradsLike(w: LlamaWeights<ParamTensor>): LlamaWeights<ParamTensor> {
-  const embed = zerosOf(w.embed);
-  const layers = w.layers.map((l) => {
-    if (!l) return undefined;
-    const out: Partial<LayerWeights<ParamTensor>> = {};
-    for (const [k, v] of Object.entries(l) as [keyof LayerWeights<ParamTensor>, ParamTensor | undefined][]) {
-      if (v) out[k] = zerosOf(v);
-    }
-    return out as LayerWeights<ParamTensor>;
-  });
-  return { embed, layers, finalNorm: zerosOf(w.finalNorm), lmHead: w.lmHead === w.embed ? embed : zerosOf(w.lmHead) };
+  return mapWeightTensors(w, zerosOf);
 }
 
 /** Zero gradient buffers shaped like a LoRA adapter. */

@@ -1,4 +1,4 @@
-import type { LayerWeights, LlamaWeights } from '../model/llamaWeights';
+import { mapWeightTensors, type LlamaWeights } from '../model/llamaWeights';
 import type { Tensor } from '../model/tensor';
 import type { LoraAdapter } from './lora';
 import type { ParamTensor } from './paramTensor';
@@ -10,11 +10,7 @@ const f64 = (t: ParamTensor): ParamTensor => ({ shape: [...t.shape], data: Float
  * float32 rounding (~1e-7 relative) divided by a small step would swamp the difference.
  */
 export function weightsAsFloat64(w: LlamaWeights<ParamTensor>): LlamaWeights<ParamTensor> {
-  const embed = f64(w.embed);
-  const layers = w.layers.map((l) =>
-    l ? (Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v ? f64(v) : v])) as typeof l) : undefined,
-  );
-  return { embed, layers, finalNorm: f64(w.finalNorm), lmHead: w.lmHead === w.embed ? embed : f64(w.lmHead) };
+  return mapWeightTensors(w, f64);
 }
 
 export function loraAsFloat64(a: LoraAdapter<ParamTensor>): LoraAdapter<ParamTensor> {
@@ -31,9 +27,5 @@ const f32 = (t: ParamTensor): Tensor => ({
 
 /** The weights as plain float32 tensors (shares float32 arrays, converts float64 ones). */
 export function weightsAsFloat32(w: LlamaWeights<ParamTensor>): LlamaWeights {
-  const embed = f32(w.embed);
-  const layers = w.layers.map((l) =>
-    l ? (Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v ? f32(v) : v])) as LayerWeights) : undefined,
-  );
-  return { embed, layers, finalNorm: f32(w.finalNorm), lmHead: w.lmHead === w.embed ? embed : f32(w.lmHead) };
+  return mapWeightTensors(w, f32);
 }

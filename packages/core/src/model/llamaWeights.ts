@@ -34,3 +34,20 @@ export interface LlamaWeights<T extends { shape: number[] } = Tensor> {
   finalNorm: T; // [hidden]
   lmHead: T; // [vocab, hidden]
 }
+
+/**
+ * Applies f to every tensor of the weights, keeping the structure, absent layers and optional
+ * biases, and a tied head tied (f runs once for the embedding and the result is shared).
+ */
+export function mapWeightTensors<T extends { shape: number[] }, U extends { shape: number[] }>(
+  w: LlamaWeights<T>, f: (t: T) => U,
+): LlamaWeights<U> {
+  const embed = f(w.embed);
+  const layers = w.layers.map((l) => {
+    if (!l) return undefined;
+    const out: Record<string, U> = {};
+    for (const [k, v] of Object.entries(l) as [string, T | undefined][]) if (v) out[k] = f(v);
+    return out as unknown as LayerWeights<U>;
+  });
+  return { embed, layers, finalNorm: f(w.finalNorm), lmHead: w.lmHead === w.embed ? embed : f(w.lmHead) };
+}
