@@ -6,7 +6,8 @@ import { defineConfig } from '@playwright/test';
  * --enable-unsafe-webgpu, and only exists on pages from localhost (a secure context).
  */
 export default defineConfig({
-  testDir: 'apps/web-client/e2e',
+  testDir: '.',
+  testMatch: ['apps/web-client/e2e/**/*.spec.ts', 'packages/kernels/test/**/*.spec.ts'],
   timeout: 120_000,
   workers: 1,
   reporter: [['list']],
@@ -21,7 +22,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite build && npx vite preview',
+    command: 'npx vite',
     url: 'http://127.0.0.1:5174',
     reuseExistingServer: false,
     timeout: 120_000,

@@ -1,0 +1,1 @@
+import '@fedllm/kernels/test-harness';

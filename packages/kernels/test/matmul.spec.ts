@@ -1,0 +1,32 @@
+import { test, expect } from '@playwright/test';
+import type { KernelHarness, MatmulCase } from './harness';
+
+declare const kernelHarness: KernelHarness;
+
+test.beforeEach(async ({ page }) => {
+  await page.goto('/test-pages/kernels.html');
+  await page.waitForFunction(() => 'kernelHarness' in globalThis);
+});
+
+test('matmul kernel matches the CPU reference for every layout, odd sizes and accumulation', async ({ page }) => {
+  const cases: MatmulCase[] = [];
+  let seed = 1;
+  for (const [M, N, R] of [[1, 1, 1], [5, 7, 3], [33, 17, 29], [64, 64, 64], [130, 67, 45]]) {
+    for (const transA of [false, true]) for (const transB of [false, true]) {
+      cases.push({ M, N, R, transA, transB, accumulate: seed % 3 === 0, alpha: seed % 2 ? 1 : 0.37, seed: seed++ });
+    }
+  }
+  const results = await page.evaluate((c) => kernelHarness.matmul(c), cases);
+  expect(results).toHaveLength(cases.length);
+  for (const r of results) {
+    expect(r.maxAbsErr, r.name).toBeLessThanOrEqual(1e-5 * Math.max(1, r.maxAbsRef));
+  }
+});
+
+test('memory ledger refuses over-budget allocations before they reach the GPU and tracks the peak', async ({ page }) => {
+  const r = await page.evaluate(() => kernelHarness.ledger());
+  expect(r.budgetError).toMatch(/^GpuBudgetExceededError: GPU memory budget exceeded allocating "c.z": 400 bytes requested with 800 live, budget 1000 bytes/);
+  expect(r.peak).toBe(800);
+  expect(r.sealedError).toBe('LedgerSealedError');
+  expect(r.live).toBe(0);
+});
