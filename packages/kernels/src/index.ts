@@ -2,4 +2,5 @@
 // The CPU reference every kernel is tested against is in @fedllm/core.
 export * from './gpuDevice';
 export * from './memoryLedger';
+export * from './dispatch';
 export * from './matmul';

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import type { KernelHarness, MatmulCase } from './harness';
+import type { KernelHarness, MatmulCase } from './harness/index';
 
 declare const kernelHarness: KernelHarness;
 
