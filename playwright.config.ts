@@ -5,6 +5,9 @@ import { defineConfig } from '@playwright/test';
  * its own browser here. WebGPU comes from SwiftShader's Vulkan driver, needs
  * --enable-unsafe-webgpu, and only exists on pages from localhost (a secure context).
  */
+// PW_PORT lets several test runs share the machine (each gets its own Vite server).
+const port = Number(process.env.PW_PORT ?? 5174);
+
 export default defineConfig({
   testDir: '.',
   testMatch: ['apps/web-client/e2e/**/*.spec.ts', 'packages/kernels/test/**/*.spec.ts'],
@@ -12,7 +15,7 @@ export default defineConfig({
   workers: 1,
   reporter: [['list']],
   use: {
-    baseURL: 'http://127.0.0.1:5174',
+    baseURL: `http://127.0.0.1:${port}`,
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: [
@@ -22,8 +25,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite',
-    url: 'http://127.0.0.1:5174',
+    command: `npx vite --port ${port} --strictPort`,
+    url: `http://127.0.0.1:${port}`,
     reuseExistingServer: false,
     timeout: 120_000,
   },

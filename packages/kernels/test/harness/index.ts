@@ -1,7 +1,16 @@
 // Test-page entry: every kernel family's harness, on one global for Playwright to call.
 import * as matmulHarness from './matmulHarness';
+import * as elementwiseHarness from './elementwiseHarness';
+import * as rmsNormHarness from './rmsNormHarness';
+import * as ropeHarness from './ropeHarness';
+import * as attentionHarness from './attentionHarness';
+import * as crossEntropyHarness from './crossEntropyHarness';
+import * as adamwHarness from './adamwHarness';
 
-const harness = { ...matmulHarness };
+const harness = {
+  ...matmulHarness, ...elementwiseHarness, ...rmsNormHarness, ...ropeHarness, ...attentionHarness,
+  ...crossEntropyHarness, ...adamwHarness,
+};
 (globalThis as unknown as { kernelHarness: typeof harness }).kernelHarness = harness;
 export type KernelHarness = typeof harness;
 export type { MatmulCase } from './matmulHarness';
