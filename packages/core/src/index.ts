@@ -44,3 +44,4 @@ export * from './evaluation/classificationAccuracy';
 export * from './evaluation/lmPerplexity';
 export * from './evaluation/generateText';
 export * from './training/loraTrainer';
+export * from './memory/loraSessionLayout';

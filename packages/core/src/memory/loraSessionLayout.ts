@@ -1,0 +1,138 @@
+import type { ModelConfig } from '../model/modelConfig';
+import { targetDims, type LoraConfig, type LoraTarget } from '../engine/lora';
+import type { SubmodelPlan } from '../engine/submodelPlan';
+
+/** What a GPU buffer of a LoRA training session holds (for budgets and the dashboard's breakdown). */
+export type BufferKind = 'weights' | 'lora' | 'optimizer' | 'activations' | 'scratch' | 'io';
+
+export interface BufferSpec {
+  name: string;
+  kind: BufferKind;
+  /** Number of 32-bit elements (f32, or i32 for token ids). */
+  elements: number;
+}
+
+export interface LoraSessionShape {
+  config: ModelConfig;
+  plan: SubmodelPlan;
+  lora: LoraConfig;
+  /** Sequences per step. */
+  batch: number;
+  /** Tokens per sequence. */
+  seqLen: number;
+}
+
+const ATTN_TARGETS: LoraTarget[] = ['q', 'k', 'v', 'o'];
+const MLP_TARGETS: LoraTarget[] = ['gate', 'up', 'down'];
+
+/**
+ * Every buffer a WebGPU LoRA training session allocates, by name and size. The session allocates
+ * exactly this list through its memory ledger, so the memory estimate and the measured peak come
+ * from one definition. Frozen weights are present only for kept sub-blocks: a skipped attention
+ * block costs no q/k/v/o memory, which is what makes a pruned submodel fit a small budget.
+ */
+export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
+  const c = s.config, H = c.hiddenSize, V = c.vocabSize, F = c.intermediateSize;
+  const qd = c.numHeads * c.headDim, kvd = c.numKvHeads * c.headDim;
+  const M = s.batch * s.seqLen, r = s.lora.rank;
+  const out: BufferSpec[] = [];
+  const add = (name: string, kind: BufferKind, elements: number) => out.push({ name, kind, elements });
+
+  add('embed', 'weights', V * H);
+  add('finalNorm', 'weights', H);
+  if (!c.tieWordEmbeddings) add('lmHead', 'weights', V * H);
+  add('rope.cos', 'weights', s.seqLen * (c.headDim / 2));
+  add('rope.sin', 'weights', s.seqLen * (c.headDim / 2));
+  add('io.inputIds', 'io', M);
+  add('io.targets', 'io', M);
+  add('io.lossRows', 'io', M);
+
+  const maxScratch = { attn: false, mlp: false };
+  for (const l of s.plan.layers) {
+    const p = `layer${l.index}`;
+    add(`${p}.x`, 'activations', M * H);
+    const blocks: [boolean, LoraTarget[]][] = [[l.attention, ATTN_TARGETS], [l.mlp, MLP_TARGETS]];
+    if (l.attention) {
+      maxScratch.attn = true;
+      add(`${p}.inputNorm`, 'weights', H);
+      add(`${p}.qProj`, 'weights', qd * H);
+      add(`${p}.kProj`, 'weights', kvd * H);
+      add(`${p}.vProj`, 'weights', kvd * H);
+      add(`${p}.oProj`, 'weights', H * qd);
+      if (c.attentionBias) { add(`${p}.qBias`, 'weights', qd); add(`${p}.kBias`, 'weights', kvd); add(`${p}.vBias`, 'weights', kvd); }
+      if (c.oProjBias) add(`${p}.oBias`, 'weights', H);
+      add(`${p}.attnNorm`, 'activations', M * H);
+      add(`${p}.attnInvRms`, 'activations', M);
+      add(`${p}.q`, 'activations', M * qd);
+      add(`${p}.k`, 'activations', M * kvd);
+      add(`${p}.v`, 'activations', M * kvd);
+      add(`${p}.probs`, 'activations', s.batch * c.numHeads * s.seqLen * s.seqLen);
+      add(`${p}.mixed`, 'activations', M * qd);
+      add(`${p}.mid`, 'activations', M * H);
+    }
+    if (l.mlp) {
+      maxScratch.mlp = true;
+      add(`${p}.postNorm`, 'weights', H);
+      add(`${p}.gateProj`, 'weights', F * H);
+      add(`${p}.upProj`, 'weights', F * H);
+      add(`${p}.downProj`, 'weights', H * F);
+      if (c.mlpBias) { add(`${p}.gateBias`, 'weights', F); add(`${p}.upBias`, 'weights', F); add(`${p}.downBias`, 'weights', H); }
+      add(`${p}.mlpNorm`, 'activations', M * H);
+      add(`${p}.mlpInvRms`, 'activations', M);
+      add(`${p}.gate`, 'activations', M * F);
+      add(`${p}.up`, 'activations', M * F);
+      add(`${p}.act`, 'activations', M * F);
+    }
+    for (const [kept, targets] of blocks) {
+      if (!kept) continue;
+      for (const t of targets) {
+        if (!s.lora.targets.includes(t)) continue;
+        const [fin, fout] = targetDims(c, t);
+        const q = `${p}.lora.${t}`;
+        add(`${q}.A`, 'lora', r * fin);
+        add(`${q}.B`, 'lora', fout * r);
+        add(`${q}.gradA`, 'optimizer', r * fin);
+        add(`${q}.gradB`, 'optimizer', fout * r);
+        add(`${q}.mA`, 'optimizer', r * fin);
+        add(`${q}.vA`, 'optimizer', r * fin);
+        add(`${q}.mB`, 'optimizer', fout * r);
+        add(`${q}.vB`, 'optimizer', fout * r);
+        add(`${q}.mid`, 'activations', M * r);
+      }
+    }
+  }
+  add('final.hidden', 'activations', M * H);
+  add('final.normed', 'activations', M * H);
+  add('final.invRms', 'activations', M);
+  add('logits', 'activations', M * V);
+  // Backward scratch, shared by all layers (one layer's backward runs at a time).
+  add('grad.stream', 'scratch', M * H);
+  add('grad.stream2', 'scratch', M * H);
+  add('grad.norm', 'scratch', M * H);
+  add('grad.loraMid', 'scratch', M * r);
+  if (maxScratch.attn) {
+    add('grad.mixed', 'scratch', M * qd);
+    add('grad.q', 'scratch', M * qd);
+    add('grad.k', 'scratch', M * kvd);
+    add('grad.v', 'scratch', M * kvd);
+    add('grad.rowDot', 'scratch', s.batch * c.numHeads * s.seqLen);
+  }
+  if (maxScratch.mlp) {
+    add('grad.act', 'scratch', M * F);
+    add('grad.gate', 'scratch', M * F);
+    add('grad.up', 'scratch', M * F);
+  }
+  return out;
+}
+
+export interface MemoryEstimate {
+  totalBytes: number;
+  byKind: Record<BufferKind, number>;
+}
+
+/** Bytes of loraSessionBuffers (each buffer rounded up to 4 bytes, as the ledger does). */
+export function estimateLoraSessionBytes(s: LoraSessionShape): MemoryEstimate {
+  const byKind: Record<BufferKind, number> = { weights: 0, lora: 0, optimizer: 0, activations: 0, scratch: 0, io: 0 };
+  for (const b of loraSessionBuffers(s)) byKind[b.kind] += Math.max(4, b.elements * 4);
+  return { totalBytes: Object.values(byKind).reduce((a, b) => a + b, 0), byKind };
+}
