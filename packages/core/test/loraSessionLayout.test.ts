@@ -28,6 +28,7 @@ test('memory estimate shrinks with the plan: dropped layers and skipped sub-bloc
   assert.ok(!names.some((n) => /layer2\.(qProj|kProj|vProj|oProj|probs|lora\.q)/.test(n)));
   assert.ok(names.includes('layer2.gateProj') && names.includes('layer2.lora.down.A'));
   // Tied embeddings store the table once.
-  const untied = estimateLoraSessionBytes({ ...shape, config: { ...config, tieWordEmbeddings: false }, plan: fullPlan(config) }).totalBytes;
-  assert.equal(untied - full, config.vocabSize * config.hiddenSize * 4);
+  const tied = estimateLoraSessionBytes({ ...shape, config: { ...config, tieWordEmbeddings: true }, plan: fullPlan(config) }).totalBytes;
+  assert.equal(config.tieWordEmbeddings, false);
+  assert.equal(full - tied, config.vocabSize * config.hiddenSize * 4);
 });

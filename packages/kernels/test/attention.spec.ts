@@ -37,7 +37,7 @@ test('attention prepare calls reject bad shapes and buffers with clear RangeErro
   const e = await page.evaluate(() => kernelHarness.attentionErrors());
   expect(e.undersizedK).toBe('RangeError: attention: k holds 159 floats, needs 160');
   expect(e.undersizedProbs).toBe('RangeError: attention: probs holds 159 floats, needs 200');
-  expect(e.undersizedScratch).toBe('RangeError: attention: scratch holds 159 floats, needs 40');
+  expect(e.undersizedScratch).toBe('RangeError: attention: scratch holds 39 floats, needs 40');
   expect(e.indivisibleHeads).toBe('RangeError: attention: nHeads (4) must be divisible by nKvHeads (3)');
   expect(e.indivisibleHeadsBackward).toBe('RangeError: attention: nHeads (3) must be divisible by nKvHeads (2)');
   expect(e.aliasedOutput).toMatch(/^RangeError: attention: dk and dv must be different buffers/);
@@ -45,6 +45,7 @@ test('attention prepare calls reject bad shapes and buffers with clear RangeErro
 });
 
 // Opt-in benchmark: ATTENTION_BENCH=1 PW_PORT=... npx playwright test packages/kernels/test/attention.spec.ts
+test.beforeEach(({ page }) => { page.on('console', (m) => { if (m.text().startsWith('TEMP')) console.log(m.text()); }); });
 test('attention timing (B=8, T=128, nHeads=4, nKvHeads=2, headDim=32)', async ({ page }) => {
   test.skip(!process.env.ATTENTION_BENCH, 'set ATTENTION_BENCH=1 to run');
   const t = await page.evaluate(() => kernelHarness.attentionTiming({ B: 8, T: 128, nHeads: 4, nKvHeads: 2, headDim: 32 }, 5));

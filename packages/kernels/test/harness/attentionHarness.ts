@@ -61,12 +61,12 @@ export async function attentionErrors(): Promise<Record<string, string>> {
   const probs = zeros(g, 'probs', attentionProbsFloats(s)), dOut = zeros(g, 'dOut', qN);
   const dq = zeros(g, 'dq', qN), dk = zeros(g, 'dk', kvN), dv = zeros(g, 'dv', kvN);
   const scratch = zeros(g, 'scratch', attentionScratchFloats(s).backward);
-  const small = zeros(g, 'small', kvN - 1);
+  const small = zeros(g, 'small', kvN - 1), tiny = zeros(g, 'tiny', 39);
   const bwd = { q, k, v, out, probs, dOut, dq, dk, dv, scratch };
   const attempts: Record<string, () => Promise<unknown>> = {
     undersizedK: () => kernels.prepareForward(g.ledger, 'e', s, { q, k: small, v, out, probs }),
     undersizedProbs: () => kernels.prepareForward(g.ledger, 'e', s, { q, k, v, out, probs: small }),
-    undersizedScratch: () => kernels.prepareBackward(g.ledger, 'e', s, { ...bwd, scratch: small }),
+    undersizedScratch: () => kernels.prepareBackward(g.ledger, 'e', s, { ...bwd, scratch: tiny }),
     indivisibleHeads: () => kernels.prepareForward(g.ledger, 'e', { ...s, nKvHeads: 3 }, { q, k, v, out, probs }),
     indivisibleHeadsBackward: () => kernels.prepareBackward(g.ledger, 'e', { ...s, nHeads: 3 }, bwd),
     aliasedOutput: () => kernels.prepareBackward(g.ledger, 'e', s, { ...bwd, dk: dv }),
@@ -109,6 +109,11 @@ export async function attentionTiming(s: AttentionKernelShape, iters: number): P
     }
     return (performance.now() - t0) / iters;
   };
+  const { MatmulKernels } = await import('../../src/index');
+  const mm = new MatmulKernels(g.ctx.device);
+  const A = zeros(g, 'A', 1024 * 128), Bm = zeros(g, 'B', 128 * 128), C = zeros(g, 'C', 1024 * 128);
+  const mmd = [await mm.prepare(g.ledger, 'mm', { transA: false, transB: true, accumulate: false }, { M: 1024, N: 128, R: 128 }, A, Bm, C)];
+  console.log('TEMP matmul 1024x128x128 ms', await time(mmd));
   const forwardMs = await time(fwd), backwardMs = await time(bwd), totalMs = await time([...fwd, ...bwd]);
   g.ledger.destroyAll();
   g.close();
