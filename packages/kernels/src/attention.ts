@@ -73,8 +73,9 @@ function checkShape(device: GPUDevice, s: AttentionKernelShape): number {
   }
   const w = s.window ?? 0;
   if (!Number.isInteger(w) || w < 0) throw new RangeError(`attention: window must be a non-negative integer (0 = none), got ${s.window}`);
+  // Every grid is [ceil(T/64), nHeads or nKvHeads, B].
   const maxWg = device.limits.maxComputeWorkgroupsPerDimension;
-  for (const [k, n] of [['T', s.T], ['nHeads', s.nHeads], ['B', s.B]] as const) {
+  for (const [k, n] of [['ceil(T / 64)', Math.ceil(s.T / WG)], ['nHeads', s.nHeads], ['B', s.B]] as const) {
     if (n > maxWg) throw new RangeError(`attention: ${k} = ${n} exceeds maxComputeWorkgroupsPerDimension (${maxWg})`);
   }
   // Every index the shaders form is a u32 element offset.
@@ -97,7 +98,9 @@ function requireDistinct(writes: Record<string, GPUBuffer>, reads: Record<string
 /**
  * Causal grouped-query attention on the GPU, computing exactly what attentionForward /
  * attentionBackward of @fedllm/core compute (see attention.wgsl), except that the backward
- * overwrites dq, dk, dv instead of accumulating into them.
+ * overwrites dq, dk, dv instead of accumulating into them. Each prepare call validates the shape
+ * and buffer sizes (RangeError), creates one 32-byte uniform through the ledger and returns
+ * dispatches to record in order (in one compute pass or several); nothing is allocated when they run.
  */
 export class AttentionKernels {
   private readonly cache: PipelineCache;
@@ -125,7 +128,7 @@ export class AttentionKernels {
     return { label, pipeline, bindGroup, workgroups };
   }
 
-  /** One dispatch: writes out and probs. */
+  /** One dispatch: writes out and probs (attentionProbsFloats(s) floats, kept for the backward). */
   async prepareForward(
     ledger: GpuMemoryLedger, label: string, s: AttentionKernelShape, b: AttentionForwardBuffers,
   ): Promise<Dispatch[]> {
@@ -139,11 +142,14 @@ export class AttentionKernels {
     requireDistinct({ out: b.out, probs: b.probs }, { q: b.q, k: b.k, v: b.v });
     const u = this.uniform(ledger, label, s, window);
     return [
-      await this.dispatch(`${label}.forward`, 'forward', [[0, u], [1, b.q], [2, b.k], [3, b.v], [4, b.out], [5, b.probs]], [s.T, s.nHeads, s.B]),
+      await this.dispatch(`${label}.forward`, 'forward', [[0, u], [1, b.q], [2, b.k], [3, b.v], [4, b.out], [5, b.probs]], [Math.ceil(s.T / WG), s.nHeads, s.B]),
     ];
   }
 
-  /** Three dispatches, in order: rowsums into scratch, dq, then dk and dv. */
+  /**
+   * Three dispatches, in order: rowsums of dOut∘out into scratch, then dq, then dk and dv.
+   * Needs the forward's out and probs; overwrites dq, dk, dv and scratch.
+   */
   async prepareBackward(
     ledger: GpuMemoryLedger, label: string, s: AttentionKernelShape, b: AttentionBackwardBuffers,
   ): Promise<Dispatch[]> {
@@ -168,11 +174,11 @@ export class AttentionKernels {
       this.dispatch(`${label}.rowDot`, 'rowDot', [[0, u], [4, b.out], [6, b.dOut], [7, b.scratch]], [Math.ceil(s.T / WG), s.nHeads, s.B]),
       this.dispatch(
         `${label}.backwardQuery`, 'backwardQuery',
-        [[0, u], [2, b.k], [3, b.v], [5, b.probs], [6, b.dOut], [7, b.scratch], [8, b.dq]], [s.T, s.nHeads, s.B],
+        [[0, u], [2, b.k], [3, b.v], [5, b.probs], [6, b.dOut], [7, b.scratch], [8, b.dq]], [Math.ceil(s.T / WG), s.nHeads, s.B],
       ),
       this.dispatch(
         `${label}.backwardKeyValue`, 'backwardKeyValue',
-        [[0, u], [1, b.q], [3, b.v], [5, b.probs], [6, b.dOut], [7, b.scratch], [9, b.dk], [10, b.dv]], [s.T, s.nKvHeads, s.B],
+        [[0, u], [1, b.q], [3, b.v], [5, b.probs], [6, b.dOut], [7, b.scratch], [9, b.dk], [10, b.dv]], [Math.ceil(s.T / WG), s.nKvHeads, s.B],
       ),
     ]);
   }

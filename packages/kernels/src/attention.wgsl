@@ -2,30 +2,32 @@
 // attentionBackward in packages/core/src/engine/attention.ts, which is the numeric oracle.
 //
 // Layouts (row-major): q, out, dOut, dq [B*T, nHeads*hd]; k, v, dk, dv [B*T, nKvHeads*hd];
-// probs [B, nHeads, T, T]; drow [B, nHeads, T]. Query head h reads kv head h / (nHeads/nKvHeads).
-// Scores are scale·q·k with scale = 1/sqrt(hd); position t attends to u in [lo(t), t], where
-// lo(t) = max(0, t - window + 1) with a sliding window and 0 without (window == 0).
+// probs [B, nHeads, T, T]; drow (the caller's scratch) [B, nHeads, T]. Query head h reads kv head
+// h / (nHeads/nKvHeads). Scores are (q·k)·scale with scale = 1/sqrt(hd); query t attends to keys
+// u in [firstKey(t), t], where firstKey(t) = max(0, t - window + 1) with a sliding window and 0
+// without (window == 0).
 //
-// Entry points, in the order a training step runs them:
-//   forward           one workgroup per (t, h, b): scores, stable softmax (max subtracted), out = P·V.
-//                     Writes every entry of its probs row (zeros outside [lo, t]).
-//   rowDot            one invocation per (b, h, t): drow = Σ_d dOut·out, which equals
-//                     rowsum(dP∘P) because out = P·V (the FlashAttention identity).
-//   backwardQuery     one workgroup per (t, h, b): dq[t] = Σ_u dS[t,u]·k[u], where
-//                     dS = scale·P∘(dP − drow) and dP[t,u] = dOut[t]·v[u].
-//   backwardKeyValue  one workgroup per (u, kv head, b), looping over every query head of the group
-//                     and every t that sees u: dv[u] = Σ P[h,t,u]·dOut[h,t], dk[u] = Σ dS[h,t,u]·q[h,t].
-// No atomics: each output element has exactly one writer. The backward OVERWRITES dq, dk and dv
-// (the CPU version accumulates into them).
+// Entry points, in the order a training step runs them (one invocation per row, 64 per workgroup,
+// grid [ceil(T/64), heads, B]):
+//   forward           per (b, h, t): scores, stable softmax (row max subtracted), out = P·V.
+//                     Writes the whole probs row, zeros outside [firstKey(t), t].
+//   rowDot            per (b, h, t): drow = Σ_d dOut·out, which equals rowsum(dP∘P) because
+//                     out = P·V (the FlashAttention identity), so dP need not be stored.
+//   backwardQuery     per (b, h, t): dq[t] = Σ_u dS[t,u]·k[u], where dS = scale·P∘(dP − drow)
+//                     and dP[t,u] = dOut[t]·v[u].
+//   backwardKeyValue  per (b, kv head, u), looping over every query head of the group and every
+//                     query t that sees u: dv[u] = Σ P[h,t,u]·dOut[h,t], dk[u] = Σ dS[h,t,u]·q[h,t].
+// No atomics and no barriers: every output element has exactly one writer. The backward
+// OVERWRITES dq, dk and dv (the CPU version accumulates into them).
 //
-// The workgroup passes share one pattern: 64 invocations each take one (query or key) entry of a
-// chunk, compute its scalar weight with a head-dim dot product, and park it in workgroup memory;
-// after a barrier, the invocations switch to owning head-dim columns (d = lid, lid+64, ...) and
-// accumulate the chunk's weighted rows into registers. So hd <= MAX_HD.
+// Why one invocation per row rather than a cooperating workgroup per row: on SwiftShader (the
+// CPU WebGPU the tests run on) workgroup barriers dominate (a 64-wide workgroup-per-row version
+// with tree reductions ran 2-5x slower), and lanes of one subgroup walk neighbouring rows over the
+// same key range, so their k/v loads hit the same cache lines. Per-row accumulators live in
+// private arrays of MAX_HD floats, hence headDim <= MAX_HD.
 
 const WG: u32 = 64u;
 const MAX_HD: u32 = 256u;
-const DPT: u32 = MAX_HD / WG; // head-dim columns owned per invocation
 const NEG_BIG: f32 = -3.4028234e38;
 
 struct Dims {
@@ -34,7 +36,7 @@ struct Dims {
   nHeads: u32,
   nKvHeads: u32,
   headDim: u32,
-  window: u32, // 0: no sliding window (full causal)
+  window: u32, // 0: no sliding window (full causal); the host passes 0 when window >= T
   scale: f32,
   _pad: u32,
 }
@@ -56,12 +58,6 @@ struct Dims {
 @group(0) @binding(9) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 
-var<workgroup> red: array<f32, WG>;       // reductions
-var<workgroup> rowVec: array<f32, MAX_HD>; // the row every entry dots with: q[t] / dOut[t] / v[u]
-var<workgroup> wP: array<f32, WG>;        // per chunk entry: P (backwardKeyValue)
-var<workgroup> wS: array<f32, WG>;        // per chunk entry: dS
-var<workgroup> wOff: array<u32, WG>;      // per chunk entry: offset of the row to accumulate
-
 /** First key position query t attends to. */
 fn firstKey(t: u32) -> u32 {
   if (dims.window > 0u && t >= dims.window) { return t + 1u - dims.window; }
@@ -74,82 +70,50 @@ fn lastQuery(u: u32) -> u32 {
   return dims.T - 1u;
 }
 
-/** Smallest u >= lo with u ≡ lid (mod WG): the forward keeps each key with one invocation. */
-fn ownedFrom(lo: u32, lid: u32) -> u32 {
-  return lo + (lid + WG - lo % WG) % WG;
-}
-
-fn reduceMax(x: f32, lid: u32) -> f32 {
-  red[lid] = x;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduceSum(x: f32, lid: u32) -> f32 {
-  red[lid] = x;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
 @compute @workgroup_size(WG)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = wid.x;
-  let h = wid.y;
-  let b = wid.z;
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gid.x;
+  let h = gid.y;
+  let b = gid.z;
   let T = dims.T;
+  if (t >= T) { return; }
   let hd = dims.headDim;
   let g = h / (dims.nHeads / dims.nKvHeads);
   let qRow = (b * T + t) * dims.nHeads * hd + h * hd;
   let kvStride = dims.nKvHeads * hd;
-  let kvBase = b * T * kvStride + g * hd;
+  let kvBase = b * T * kvStride + g * hd; // + u * kvStride: row u of this kv head
   let pRow = ((b * dims.nHeads + h) * T + t) * T;
   let lo = firstKey(t);
-  for (var d = lid; d < hd; d += WG) { rowVec[d] = q[qRow + d]; }
-  workgroupBarrier();
+  for (var u = 0u; u < lo; u++) { probsW[pRow + u] = 0.0; }
+  for (var u = t + 1u; u < T; u++) { probsW[pRow + u] = 0.0; }
 
-  // Scores (and the zeros outside the window); invocation lid owns keys u ≡ lid (mod WG).
+  // Raw scores into the probs row, then exp(score - max) in place, then normalized in place.
+  var row: array<f32, MAX_HD>; // the q row, later the out accumulator
+  for (var d = 0u; d < hd; d++) { row[d] = q[qRow + d]; }
   var m = NEG_BIG;
-  for (var u = lid; u < T; u += WG) {
-    if (u < lo || u > t) {
-      probsW[pRow + u] = 0.0;
-    } else {
-      let ko = kvBase + u * kvStride;
-      var dot = 0.0;
-      for (var d = 0u; d < hd; d++) { dot = fma(rowVec[d], k[ko + d], dot); }
-      let s = dot * dims.scale;
-      probsW[pRow + u] = s;
-      m = max(m, s);
-    }
+  for (var u = lo; u <= t; u++) {
+    let ko = kvBase + u * kvStride;
+    var dot = 0.0;
+    for (var d = 0u; d < hd; d++) { dot = fma(row[d], k[ko + d], dot); }
+    let s = dot * dims.scale;
+    probsW[pRow + u] = s;
+    m = max(m, s);
   }
-  let mx = reduceMax(m, lid);
   var sum = 0.0;
-  for (var u = ownedFrom(lo, lid); u <= t; u += WG) {
-    let e = exp(probsW[pRow + u] - mx);
+  for (var u = lo; u <= t; u++) {
+    let e = exp(probsW[pRow + u] - m);
     probsW[pRow + u] = e;
     sum += e;
   }
-  let inv = 1.0 / reduceSum(sum, lid);
-  for (var u = ownedFrom(lo, lid); u <= t; u += WG) { probsW[pRow + u] = probsW[pRow + u] * inv; }
-  // The row is read back by the other invocations of this workgroup.
-  storageBarrier();
-
-  for (var d = lid; d < hd; d += WG) {
-    var acc = 0.0;
-    for (var u = lo; u <= t; u++) { acc = fma(probsW[pRow + u], v[kvBase + u * kvStride + d], acc); }
-    outW[qRow + d] = acc;
+  let inv = 1.0 / sum;
+  for (var d = 0u; d < hd; d++) { row[d] = 0.0; }
+  for (var u = lo; u <= t; u++) {
+    let p = probsW[pRow + u] * inv;
+    probsW[pRow + u] = p;
+    let vo = kvBase + u * kvStride;
+    for (var d = 0u; d < hd; d++) { row[d] = fma(p, v[vo + d], row[d]); }
   }
+  for (var d = 0u; d < hd; d++) { outW[qRow + d] = row[d]; }
 }
 
 @compute @workgroup_size(WG)
@@ -166,11 +130,12 @@ fn rowDot(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(WG)
-fn backwardQuery(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = wid.x;
-  let h = wid.y;
-  let b = wid.z;
+fn backwardQuery(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gid.x;
+  let h = gid.y;
+  let b = gid.z;
   let T = dims.T;
+  if (t >= T) { return; }
   let hd = dims.headDim;
   let g = h / (dims.nHeads / dims.nKvHeads);
   let qRow = (b * T + t) * dims.nHeads * hd + h * hd;
@@ -180,99 +145,52 @@ fn backwardQuery(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let pRow = (bh * T + t) * T;
   let lo = firstKey(t);
   let D = drowR[bh * T + t];
-  for (var d = lid; d < hd; d += WG) { rowVec[d] = dOut[qRow + d]; }
-  workgroupBarrier();
-
-  var acc: array<f32, DPT>;
-  for (var base = lo; base <= t; base += WG) {
-    let u = base + lid;
-    var ds = 0.0;
-    var ko = kvBase;
-    if (u <= t) {
-      ko = kvBase + u * kvStride;
-      var dp = 0.0;
-      for (var d = 0u; d < hd; d++) { dp = fma(rowVec[d], v[ko + d], dp); }
-      ds = probsR[pRow + u] * (dp - D) * dims.scale;
-    }
-    wS[lid] = ds;
-    wOff[lid] = ko;
-    workgroupBarrier();
-    let n = min(WG, t + 1u - base);
-    for (var j = 0u; j < DPT; j++) {
-      let d = lid + j * WG;
-      if (d < hd) {
-        var a = acc[j];
-        for (var i = 0u; i < n; i++) { a = fma(wS[i], k[wOff[i] + d], a); }
-        acc[j] = a;
-      }
-    }
-    workgroupBarrier();
+  var o: array<f32, MAX_HD>;   // dOut[t]
+  var acc: array<f32, MAX_HD>; // dq[t]
+  for (var d = 0u; d < hd; d++) { o[d] = dOut[qRow + d]; }
+  for (var u = lo; u <= t; u++) {
+    let ko = kvBase + u * kvStride;
+    var dp = 0.0;
+    for (var d = 0u; d < hd; d++) { dp = fma(o[d], v[ko + d], dp); }
+    let ds = probsR[pRow + u] * (dp - D) * dims.scale;
+    for (var d = 0u; d < hd; d++) { acc[d] = fma(ds, k[ko + d], acc[d]); }
   }
-  for (var j = 0u; j < DPT; j++) {
-    let d = lid + j * WG;
-    if (d < hd) { dq[qRow + d] = acc[j]; }
-  }
+  for (var d = 0u; d < hd; d++) { dq[qRow + d] = acc[d]; }
 }
 
 @compute @workgroup_size(WG)
-fn backwardKeyValue(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let u = wid.x;
-  let g = wid.y;
-  let b = wid.z;
+fn backwardKeyValue(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let u = gid.x;
+  let g = gid.y;
+  let b = gid.z;
   let T = dims.T;
+  if (u >= T) { return; }
   let hd = dims.headDim;
   let group = dims.nHeads / dims.nKvHeads;
   let qStride = dims.nHeads * hd;
   let kvRow = (b * T + u) * dims.nKvHeads * hd + g * hd;
-  for (var d = lid; d < hd; d += WG) { rowVec[d] = v[kvRow + d]; }
-  workgroupBarrier();
-
-  // Entries e = (head of the group, query position t in [u, lastQuery(u)]), t fastest.
-  let nT = lastQuery(u) + 1u - u;
-  let total = group * nT;
-  var accK: array<f32, DPT>;
-  var accV: array<f32, DPT>;
-  for (var base = 0u; base < total; base += WG) {
-    let e = base + lid;
-    var p = 0.0;
-    var ds = 0.0;
-    var off = 0u;
-    if (e < total) {
-      let h = g * group + e / nT;
-      let t = u + e % nT;
-      off = (b * T + t) * qStride + h * hd;
+  let tHi = lastQuery(u);
+  var vr: array<f32, MAX_HD>;   // v[u]
+  var accK: array<f32, MAX_HD>; // dk[u]
+  var accV: array<f32, MAX_HD>; // dv[u]
+  for (var d = 0u; d < hd; d++) { vr[d] = v[kvRow + d]; }
+  for (var h = g * group; h < (g + 1u) * group; h++) {
+    let bh = b * dims.nHeads + h;
+    for (var t = u; t <= tHi; t++) {
+      let off = (b * T + t) * qStride + h * hd; // row t, head h of q and dOut
+      let p = probsR[(bh * T + t) * T + u];
       var dp = 0.0;
-      for (var d = 0u; d < hd; d++) { dp = fma(dOut[off + d], rowVec[d], dp); }
-      let bh = b * dims.nHeads + h;
-      p = probsR[(bh * T + t) * T + u];
-      ds = p * (dp - drowR[bh * T + t]) * dims.scale;
-    }
-    wP[lid] = p;
-    wS[lid] = ds;
-    wOff[lid] = off;
-    workgroupBarrier();
-    let n = min(WG, total - base);
-    for (var j = 0u; j < DPT; j++) {
-      let d = lid + j * WG;
-      if (d < hd) {
-        var av = accV[j];
-        var ak = accK[j];
-        for (var i = 0u; i < n; i++) {
-          let o = wOff[i] + d;
-          av = fma(wP[i], dOut[o], av);
-          ak = fma(wS[i], q[o], ak);
-        }
-        accV[j] = av;
-        accK[j] = ak;
+      for (var d = 0u; d < hd; d++) {
+        let o = dOut[off + d];
+        dp = fma(o, vr[d], dp);
+        accV[d] = fma(p, o, accV[d]);
       }
+      let ds = p * (dp - drowR[bh * T + t]) * dims.scale;
+      for (var d = 0u; d < hd; d++) { accK[d] = fma(ds, q[off + d], accK[d]); }
     }
-    workgroupBarrier();
   }
-  for (var j = 0u; j < DPT; j++) {
-    let d = lid + j * WG;
-    if (d < hd) {
-      dk[kvRow + d] = accK[j];
-      dv[kvRow + d] = accV[j];
-    }
+  for (var d = 0u; d < hd; d++) {
+    dk[kvRow + d] = accK[d];
+    dv[kvRow + d] = accV[d];
   }
 }

@@ -18,6 +18,17 @@ export function flatWorkgroupGrid(count: number): [number, number, number] {
   return [x, y, 1];
 }
 
+/**
+ * Invocations per workgroup for the one-workgroup-per-row kernels (rmsNorm, crossEntropy): the
+ * smallest power of two that covers the row width, at most 256, so narrow rows do not leave most
+ * of a workgroup idle (their tree reductions need a power of two).
+ */
+export function rowWorkgroupSize(width: number): number {
+  let wg = 1;
+  while (wg < width && wg < 256) wg *= 2;
+  return wg;
+}
+
 /** Throws unless `buf` holds at least n 32-bit integers (token ids, targets). */
 export function requireInt32s(kernel: string, name: string, buf: GPUBuffer, n: number): void {
   if (buf.size < n * 4) throw new RangeError(`${kernel}: ${name} holds ${buf.size / 4} int32 values, needs ${n}`);

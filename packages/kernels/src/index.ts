@@ -10,3 +10,5 @@ export * from './rope';
 export * from './attention';
 export * from './crossEntropy';
 export * from './adamw';
+export * from './kernelSet';
+export * from './loraTrainingSession';

@@ -46,6 +46,10 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   add('io.inputIds', 'io', M);
   add('io.targets', 'io', M);
   add('io.lossRows', 'io', M);
+  add('io.lossReadback', 'io', M);
+  // A column of ones: bias adds run as a rank-1 matmul ones[M,1]·bias[1,N], so biases need no kernel of their own.
+  if (c.attentionBias || c.oProjBias || c.mlpBias) add('io.ones', 'io', M);
+  let loraFloats = 0;
 
   const maxScratch = { attn: false, mlp: false };
   for (const l of s.plan.layers) {
@@ -98,9 +102,12 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
         add(`${q}.mB`, 'optimizer', fout * r);
         add(`${q}.vB`, 'optimizer', fout * r);
         add(`${q}.mid`, 'activations', M * r);
+        loraFloats += r * fin + fout * r;
       }
     }
   }
+  // Staging for reading the trained adapter back (mappable buffers must be allocated up front too).
+  if (loraFloats > 0) add('io.loraReadback', 'io', loraFloats);
   add('final.hidden', 'activations', M * H);
   add('final.normed', 'activations', M * H);
   add('final.invRms', 'activations', M);

@@ -1,6 +1,6 @@
 import { SeededRandom, swigluBackward, swigluForward } from '@fedllm/core';
-import { ElementwiseKernels, validateTokenIds, type Dispatch } from '../../src/index';
-import { compare, openGpu, randomArray, readBack, run, upload, zeros, type CaseResult } from './common';
+import { ElementwiseKernels, validateTokenIds } from '../../src/index';
+import { compare, openGpu, readBack, run, upload, zeros, type CaseResult } from './common';
 
 export type ElementwiseOp = 'add' | 'copy' | 'fill' | 'axpy' | 'gather' | 'swigluForward' | 'swigluBackward';
 
@@ -18,6 +18,20 @@ export interface ElementwiseCase {
   seed: number;
 }
 
+/** Uniform values in [-scale, scale): a plain loop, as the large cases hold millions of values. */
+function randomValues(n: number, rng: SeededRandom, scale: number): Float32Array<ArrayBuffer> {
+  const a = new Float32Array(n);
+  const k = (2 * scale) / 4294967296;
+  for (let i = 0; i < n; i++) a[i] = rng.nextUint32() * k - scale;
+  return a;
+}
+
+function map2(a: Float32Array, b: Float32Array, f: (x: number, y: number) => number): Float32Array {
+  const o = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) o[i] = f(a[i], b[i]);
+  return o;
+}
+
 /** Runs each case on the GPU and through the CPU reference (core's swiglu; plain loops otherwise). */
 export async function elementwise(cases: ElementwiseCase[]): Promise<CaseResult[]> {
   const g = await openGpu();
@@ -25,18 +39,15 @@ export async function elementwise(cases: ElementwiseCase[]): Promise<CaseResult[
   const out: CaseResult[] = [];
   for (const c of cases) {
     const rng = new SeededRandom(c.seed);
-    const next = () => rng.next();
     const n = c.n, name = `${c.op} n${n}${c.D ? ` D${c.D} vocab${c.vocab}` : ''}`;
     const scalar = c.scalar ?? 0.75;
-    const rand = (len: number) => randomArray(len, next, c.scale ?? 1);
-    let d: Dispatch;
+    const rand = (len: number) => randomValues(len, rng, c.scale ?? 1);
     switch (c.op) {
       case 'add': {
         const a = rand(n), b = rand(n);
-        const ref = Float32Array.from(a, (v, i) => v + b[i]);
+        const ref = map2(a, b, (x, y) => x + y);
         const o = zeros(g, 'out', n);
-        d = await k.prepareAdd(g.ledger, 'add', n, upload(g, 'a', a), upload(g, 'b', b), o);
-        run(g, [d]);
+        run(g, [await k.prepareAdd(g.ledger, 'add', n, upload(g, 'a', a), upload(g, 'b', b), o)]);
         out.push(compare(name, await readBack(g, o, n), ref));
         break;
       }
@@ -59,7 +70,7 @@ export async function elementwise(cases: ElementwiseCase[]): Promise<CaseResult[
       }
       case 'axpy': {
         const x = rand(n), y = rand(n);
-        const ref = Float32Array.from(y, (v, i) => v + scalar * x[i]);
+        const ref = map2(y, x, (yv, xv) => yv + scalar * xv);
         const o = upload(g, 'y', y);
         run(g, [await k.prepareScaleAccumulate(g.ledger, 'axpy', n, scalar, upload(g, 'x', x), o)]);
         out.push(compare(`${name} alpha${scalar}`, await readBack(g, o, n), ref));
@@ -89,7 +100,7 @@ export async function elementwise(cases: ElementwiseCase[]): Promise<CaseResult[
         break;
       }
       case 'swigluBackward': {
-        const gate = rand(n), up = rand(n), dAct = randomArray(n, next);
+        const gate = rand(n), up = rand(n), dAct = randomValues(n, rng, 1);
         const refGate = new Float32Array(n), refUp = new Float32Array(n);
         swigluBackward(gate, up, dAct, refGate, refUp, n);
         const dGate = zeros(g, 'dGate', n), dUp = zeros(g, 'dUp', n);

@@ -6,12 +6,14 @@ import * as ropeHarness from './ropeHarness';
 import * as attentionHarness from './attentionHarness';
 import * as crossEntropyHarness from './crossEntropyHarness';
 import * as adamwHarness from './adamwHarness';
+import * as sessionHarness from './sessionHarness';
 
 const harness = {
   ...matmulHarness, ...elementwiseHarness, ...rmsNormHarness, ...ropeHarness, ...attentionHarness,
-  ...crossEntropyHarness, ...adamwHarness,
+  ...crossEntropyHarness, ...adamwHarness, ...sessionHarness,
 };
 (globalThis as unknown as { kernelHarness: typeof harness }).kernelHarness = harness;
 export type KernelHarness = typeof harness;
 export type { MatmulCase } from './matmulHarness';
 export type { CaseResult } from './common';
+export type { SessionCase } from './sessionHarness';

@@ -1,0 +1,340 @@
+import {
+  buildRopeTables, loraScale, loraSessionBuffers, validatePlan, type LayerWeights, type LlamaWeights, type LoraAdapter,
+  type LoraTarget, type ModelConfig, type SubmodelPlan, type Tensor, type TokenBatch, type LoraSessionShape,
+} from '@fedllm/core';
+import type { AdamWDispatch, AdamWKernelOptions } from './adamw';
+import type { CrossEntropyGradDispatch } from './crossEntropy';
+import { recordDispatch, type Dispatch } from './dispatch';
+import { validateTokenIds } from './elementwise';
+import { validateTargets } from './crossEntropy';
+import type { GpuContext } from './gpuDevice';
+import { KernelSet } from './kernelSet';
+import { GpuMemoryLedger } from './memoryLedger';
+import type { RopeTableBuffers } from './rope';
+
+export interface LoraSessionSpec {
+  config: ModelConfig;
+  plan: SubmodelPlan;
+  /** Base weights; only the kept layers need to be present. */
+  weights: LlamaWeights;
+  /** LoRA pairs for every kept layer and every target of a kept sub-block. */
+  lora: LoraAdapter;
+  batch: number;
+  seqLen: number;
+  /** Byte budget enforced by the ledger (default: unlimited). */
+  budgetBytes?: number;
+  optimizer: AdamWKernelOptions & { lr: number };
+}
+
+export interface StepResult {
+  loss: number;
+  count: number;
+}
+
+const PROJ: Record<LoraTarget, keyof LayerWeights> = {
+  q: 'qProj', k: 'kProj', v: 'vProj', o: 'oProj', gate: 'gateProj', up: 'upProj', down: 'downProj',
+};
+const BIAS: Record<LoraTarget, keyof LayerWeights> = {
+  q: 'qBias', k: 'kBias', v: 'vBias', o: 'oBias', gate: 'gateBias', up: 'upBias', down: 'downBias',
+};
+
+/**
+ * LoRA fine-tuning of a (sub)model on WebGPU: the same computation as the CPU engine's
+ * LlamaModel.lossAndGrad + AdamW, on hand-written kernels. Every buffer comes from
+ * loraSessionBuffers through one ledger, which is sealed once the session is built: a step
+ * writes token ids and a few uniforms, records prepared dispatches, and allocates nothing.
+ */
+export class LoraTrainingSession {
+  private stepCount = 0;
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly ledger: GpuMemoryLedger,
+    private readonly spec: LoraSessionSpec,
+    private readonly buffers: Map<string, GPUBuffer>,
+    private readonly dispatches: Dispatch[],
+    private readonly ce: CrossEntropyGradDispatch,
+    private readonly optimizers: AdamWDispatch[],
+    private readonly loraParams: { name: string; layer: number; target: LoraTarget; which: 'A' | 'B'; floats: number; offset: number }[],
+  ) {}
+
+  static async create(ctx: GpuContext, spec: LoraSessionSpec, kernels = new KernelSet(ctx.device)): Promise<LoraTrainingSession> {
+    const c = spec.config;
+    validatePlan(spec.plan, c.numLayers);
+    if (spec.seqLen > c.maxPositionEmbeddings) throw new RangeError(`seqLen ${spec.seqLen} exceeds the model's ${c.maxPositionEmbeddings} positions`);
+    const ledger = new GpuMemoryLedger(ctx.device, spec.budgetBytes);
+    const device = ctx.device;
+    const shape: LoraSessionShape = { config: c, plan: spec.plan, lora: spec.lora.config, batch: spec.batch, seqLen: spec.seqLen };
+    const buffers = new Map<string, GPUBuffer>();
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    try {
+      for (const b of loraSessionBuffers(shape)) {
+        if (b.name.startsWith('rope.')) continue; // uploaded by the rope kernels below, same size
+        const u = b.name.endsWith('Readback') ? GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST : usage;
+        buffers.set(b.name, ledger.createBuffer(b.name, b.elements * 4, u));
+      }
+      const buf = (name: string): GPUBuffer => {
+        const b = buffers.get(name);
+        if (!b) throw new Error(`session: no buffer "${name}" in the layout`);
+        return b;
+      };
+      const upload = (name: string, t: Tensor | undefined) => {
+        if (!t) throw new Error(`session: weights for "${name}" are missing`);
+        device.queue.writeBuffer(buf(name), 0, t.data as Float32Array<ArrayBuffer>);
+      };
+      // Weights and LoRA.
+      upload('embed', spec.weights.embed);
+      upload('finalNorm', spec.weights.finalNorm);
+      if (!c.tieWordEmbeddings) upload('lmHead', spec.weights.lmHead);
+      if (buffers.has('io.ones')) device.queue.writeBuffer(buf('io.ones'), 0, new Float32Array(spec.batch * spec.seqLen).fill(1));
+      const loraParams: LoraTrainingSession['loraParams'] = [];
+      let offset = 0;
+      for (const l of spec.plan.layers) {
+        const w = spec.weights.layers[l.index];
+        if (!w) throw new Error(`plan keeps layer ${l.index} but its weights were not given`);
+        for (const name of buffers.keys()) {
+          const m = new RegExp(`^layer${l.index}\\.(\\w+)$`).exec(name);
+          if (m && m[1] in w) upload(name, w[m[1] as keyof LayerWeights]);
+          const lm = new RegExp(`^layer${l.index}\\.lora\\.(\\w+)\\.(A|B)$`).exec(name);
+          if (lm) {
+            const t = lm[1] as LoraTarget, which = lm[2] as 'A' | 'B';
+            const pair = spec.lora.layers.get(l.index)?.[t];
+            if (!pair) throw new Error(`LoRA adapter has no ${t} pair for kept layer ${l.index}`);
+            upload(name, pair[which]);
+            loraParams.push({ name, layer: l.index, target: t, which, floats: pair[which].data.length, offset });
+            offset += pair[which].data.length;
+          }
+        }
+      }
+      const rope = kernels.rope.uploadTables(ledger, 'rope', buildRopeTables(c, spec.seqLen));
+      const g = new GraphBuilder(kernels, ledger, spec, buf, rope);
+      const dispatches = [...(await g.forward()), ...(await g.backward())];
+      const ce = g.crossEntropy!;
+      const optimizers: AdamWDispatch[] = [];
+      for (const p of loraParams) {
+        const base = p.name.slice(0, -1);
+        const { lr, ...opts } = spec.optimizer;
+        optimizers.push(await kernels.adamw.prepare(
+          ledger, `adamw.${p.name}`, p.floats, opts, { lr, step: 1 },
+          buf(p.name), buf(`${base}grad${p.which}`), buf(`${base}m${p.which}`), buf(`${base}v${p.which}`),
+        ));
+      }
+      ledger.seal();
+      return new LoraTrainingSession(ctx, ledger, spec, buffers, dispatches, ce, optimizers, loraParams);
+    } catch (e) {
+      ledger.destroyAll();
+      throw e;
+    }
+  }
+
+  /** One AdamW step on the batch; returns the batch's mean loss before the update. */
+  async step(batch: TokenBatch, lr = this.spec.optimizer.lr): Promise<StepResult> {
+    if (this.ctx.lostError) throw this.ctx.lostError;
+    const { batch: B, seqLen: T, config } = this.spec;
+    if (batch.B !== B || batch.T !== T) throw new RangeError(`step: session was built for B=${B}, T=${T}, got B=${batch.B}, T=${batch.T}`);
+    validateTokenIds(batch.inputIds, config.vocabSize);
+    validateTargets(batch.targets, config.vocabSize);
+    let count = 0;
+    for (const t of batch.targets) if (t !== -1) count++;
+    if (count === 0) throw new RangeError('step: the batch has no counted targets');
+    const q = this.ctx.device.queue;
+    q.writeBuffer(this.buffers.get('io.inputIds')!, 0, Int32Array.from(batch.inputIds));
+    q.writeBuffer(this.buffers.get('io.targets')!, 0, Int32Array.from(batch.targets));
+    this.ce.setGradScale(1 / count);
+    this.stepCount++;
+    for (const d of this.optimizers) d.updateHyperparameters({ lr, step: this.stepCount });
+    const enc = this.ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const d of this.dispatches) recordDispatch(pass, d);
+    for (const d of this.optimizers) recordDispatch(pass, d);
+    pass.end();
+    const lossRows = this.buffers.get('io.lossRows')!, readback = this.buffers.get('io.lossReadback')!;
+    enc.copyBufferToBuffer(lossRows, 0, readback, 0, B * T * 4);
+    q.submit([enc.finish()]);
+    await Promise.race([readback.mapAsync(GPUMapMode.READ), this.ctx.lost.then((e) => Promise.reject(e))]);
+    const rows = new Float32Array(readback.getMappedRange());
+    let sum = 0;
+    for (let i = 0; i < rows.length; i++) sum += rows[i];
+    readback.unmap();
+    return { loss: sum / count, count };
+  }
+
+  /** The current LoRA weights, read back from the GPU. */
+  async readLora(): Promise<LoraAdapter> {
+    if (this.ctx.lostError) throw this.ctx.lostError;
+    const staging = this.buffers.get('io.loraReadback')!;
+    const enc = this.ctx.device.createCommandEncoder();
+    for (const p of this.loraParams) enc.copyBufferToBuffer(this.buffers.get(p.name)!, 0, staging, p.offset * 4, p.floats * 4);
+    this.ctx.device.queue.submit([enc.finish()]);
+    await Promise.race([staging.mapAsync(GPUMapMode.READ), this.ctx.lost.then((e) => Promise.reject(e))]);
+    const all = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    const out: LoraAdapter = { config: { ...this.spec.lora.config }, layers: new Map() };
+    for (const p of this.loraParams) {
+      const src = this.spec.lora.layers.get(p.layer)![p.target]![p.which];
+      const layer = out.layers.get(p.layer) ?? {};
+      const pair = (layer[p.target] ?? {}) as { A: Tensor; B: Tensor };
+      pair[p.which] = { shape: [...src.shape], data: all.slice(p.offset, p.offset + p.floats) };
+      layer[p.target] = pair;
+      out.layers.set(p.layer, layer);
+    }
+    return out;
+  }
+
+  get peakBytes(): number {
+    return this.ledger.peakBytes;
+  }
+
+  destroy(): void {
+    this.ledger.unseal();
+    this.ledger.destroyAll();
+  }
+}
+
+/** Builds the forward and backward dispatch lists of one session (see LoraTrainingSession). */
+class GraphBuilder {
+  crossEntropy?: CrossEntropyGradDispatch;
+  private readonly M: number;
+  private readonly scale: number;
+
+  constructor(
+    private readonly k: KernelSet, private readonly ledger: GpuMemoryLedger, private readonly spec: LoraSessionSpec,
+    private readonly buf: (name: string) => GPUBuffer, private readonly rope: RopeTableBuffers,
+  ) {
+    this.M = spec.batch * spec.seqLen;
+    this.scale = loraScale(spec.lora.config);
+  }
+
+  private dims(t: LoraTarget): readonly [number, number] {
+    const c = this.spec.config, H = c.hiddenSize, F = c.intermediateSize, q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+    return ({ q: [H, q], k: [H, kv], v: [H, kv], o: [q, H], gate: [H, F], up: [H, F], down: [F, H] } as const)[t];
+  }
+
+  private has(name: string): boolean {
+    try { this.buf(name); return true; } catch { return false; }
+  }
+
+  private mm(label: string, transA: boolean, transB: boolean, accumulate: boolean, M: number, N: number, R: number, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, alpha = 1) {
+    return this.k.matmul.prepare(this.ledger, label, { transA, transB, accumulate }, { M, N, R, alpha }, a, b, c);
+  }
+
+  /** y (+)= x·Wᵀ + bias + s·(x·Aᵀ)·Bᵀ. */
+  private async projForward(layer: number, t: LoraTarget, x: GPUBuffer, y: GPUBuffer, accumulate: boolean): Promise<Dispatch[]> {
+    const [fin, fout] = this.dims(t), M = this.M, p = `layer${layer}`;
+    const out = [await this.mm(`${p}.${t}.fwd`, false, true, accumulate, M, fout, fin, x, this.buf(`${p}.${PROJ[t]}`), y)];
+    if (this.has(`${p}.${BIAS[t]}`)) out.push(await this.mm(`${p}.${t}.bias`, false, false, true, M, fout, 1, this.buf('io.ones'), this.buf(`${p}.${BIAS[t]}`), y));
+    const q = `${p}.lora.${t}`;
+    if (this.has(`${q}.A`)) {
+      const r = this.spec.lora.config.rank;
+      out.push(await this.mm(`${q}.fwdA`, false, true, false, M, r, fin, x, this.buf(`${q}.A`), this.buf(`${q}.mid`)));
+      out.push(await this.mm(`${q}.fwdB`, false, true, true, M, fout, r, this.buf(`${q}.mid`), this.buf(`${q}.B`), y, this.scale));
+    }
+    return out;
+  }
+
+  /** LoRA gradients of a projection and (if dx) its input gradient, given dy. */
+  private async projBackward(layer: number, t: LoraTarget, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer | undefined, accumulateDx: boolean): Promise<Dispatch[]> {
+    const [fin, fout] = this.dims(t), M = this.M, p = `layer${layer}`;
+    const out: Dispatch[] = [];
+    if (dx) out.push(await this.mm(`${p}.${t}.dx`, false, false, accumulateDx, M, fin, fout, dy, this.buf(`${p}.${PROJ[t]}`), dx));
+    const q = `${p}.lora.${t}`;
+    if (this.has(`${q}.A`)) {
+      const r = this.spec.lora.config.rank, dMid = this.buf('grad.loraMid');
+      out.push(await this.mm(`${q}.gradB`, true, false, false, fout, r, M, dy, this.buf(`${q}.mid`), this.buf(`${q}.gradB`), this.scale));
+      out.push(await this.mm(`${q}.dMid`, false, false, false, M, r, fout, dy, this.buf(`${q}.B`), dMid, this.scale));
+      out.push(await this.mm(`${q}.gradA`, true, false, false, r, fin, M, dMid, x, this.buf(`${q}.gradA`)));
+      if (dx) out.push(await this.mm(`${q}.dxLora`, false, false, true, M, fin, r, dMid, this.buf(`${q}.A`), dx));
+    }
+    return out;
+  }
+
+  private streamOut(i: number): GPUBuffer {
+    const next = this.spec.plan.layers[i + 1];
+    return next ? this.buf(`layer${next.index}.x`) : this.buf('final.hidden');
+  }
+
+  async forward(): Promise<Dispatch[]> {
+    const c = this.spec.config, M = this.M, H = c.hiddenSize, F = c.intermediateSize, k = this.k, L = this.ledger;
+    const attnShape = { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
+    const first = this.spec.plan.layers.length ? this.buf(`layer${this.spec.plan.layers[0].index}.x`) : this.buf('final.hidden');
+    const out: Dispatch[] = [await k.elementwise.prepareEmbeddingGather(L, 'embed.gather', { rows: M, D: H, vocab: c.vocabSize }, this.buf('embed'), this.buf('io.inputIds'), first)];
+    for (const [i, pl] of this.spec.plan.layers.entries()) {
+      const p = `layer${pl.index}`, x = this.buf(`${p}.x`), next = this.streamOut(i);
+      let mid = x;
+      if (pl.attention) {
+        out.push(await k.rmsNorm.prepareForward(L, `${p}.attnNorm`, { M, D: H }, c.rmsNormEps, x, this.buf(`${p}.inputNorm`), this.buf(`${p}.attnNorm`), this.buf(`${p}.attnInvRms`)));
+        for (const t of ['q', 'k', 'v'] as const) out.push(...(await this.projForward(pl.index, t, this.buf(`${p}.attnNorm`), this.buf(`${p}.${t}`), false)));
+        out.push(await k.rope.prepare(L, `${p}.ropeQ`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads }, false, this.buf(`${p}.q`), this.rope));
+        out.push(await k.rope.prepare(L, `${p}.ropeK`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numKvHeads }, false, this.buf(`${p}.k`), this.rope));
+        out.push(...(await k.attention.prepareForward(L, `${p}.attn`, attnShape, { q: this.buf(`${p}.q`), k: this.buf(`${p}.k`), v: this.buf(`${p}.v`), out: this.buf(`${p}.mixed`), probs: this.buf(`${p}.probs`) })));
+        mid = this.buf(`${p}.mid`);
+        out.push(await k.elementwise.prepareCopy(L, `${p}.residual1`, M * H, x, mid));
+        out.push(...(await this.projForward(pl.index, 'o', this.buf(`${p}.mixed`), mid, true)));
+      }
+      out.push(await k.elementwise.prepareCopy(L, `${p}.residual2`, M * H, mid, next));
+      if (pl.mlp) {
+        out.push(await k.rmsNorm.prepareForward(L, `${p}.mlpNorm`, { M, D: H }, c.rmsNormEps, mid, this.buf(`${p}.postNorm`), this.buf(`${p}.mlpNorm`), this.buf(`${p}.mlpInvRms`)));
+        out.push(...(await this.projForward(pl.index, 'gate', this.buf(`${p}.mlpNorm`), this.buf(`${p}.gate`), false)));
+        out.push(...(await this.projForward(pl.index, 'up', this.buf(`${p}.mlpNorm`), this.buf(`${p}.up`), false)));
+        out.push(await k.elementwise.prepareSwigluForward(L, `${p}.swiglu`, M * F, this.buf(`${p}.gate`), this.buf(`${p}.up`), this.buf(`${p}.act`)));
+        out.push(...(await this.projForward(pl.index, 'down', this.buf(`${p}.act`), next, true)));
+      }
+    }
+    out.push(await k.rmsNorm.prepareForward(L, 'final.norm', { M, D: H }, c.rmsNormEps, this.buf('final.hidden'), this.buf('finalNorm'), this.buf('final.normed'), this.buf('final.invRms')));
+    const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
+    out.push(await this.mm('lmHead', false, true, false, M, c.vocabSize, H, this.buf('final.normed'), head, this.buf('logits')));
+    return out;
+  }
+
+  async backward(): Promise<Dispatch[]> {
+    const c = this.spec.config, M = this.M, H = c.hiddenSize, F = c.intermediateSize, k = this.k, L = this.ledger;
+    const attnShape = { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
+    const out: Dispatch[] = [];
+    this.crossEntropy = await k.crossEntropy.prepareLossAndGrad(L, 'loss', { N: M, V: c.vocabSize }, 1, this.buf('logits'), this.buf('io.targets'), this.buf('io.lossRows'));
+    out.push(this.crossEntropy);
+    const layers = this.spec.plan.layers;
+    const lowest = layers.findIndex((l) => this.has(`layer${l.index}.lora.${this.spec.lora.config.targets[0]}.A`) || this.spec.lora.config.targets.some((t) => this.has(`layer${l.index}.lora.${t}.A`)));
+    if (lowest === -1) return out; // nothing trains: loss only
+    const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
+    const dNorm = this.buf('grad.norm');
+    out.push(await this.mm('lmHead.dx', false, false, false, M, H, c.vocabSize, this.buf('logits'), head, dNorm));
+    let dCur = this.buf('grad.stream'), dOther = this.buf('grad.stream2');
+    out.push(...(await k.rmsNorm.prepareBackward(L, 'final.norm.bwd', { M, D: H }, false, { x: this.buf('final.hidden'), w: this.buf('finalNorm'), invRms: this.buf('final.invRms'), dy: dNorm, dx: dCur })));
+    for (let i = layers.length - 1; i >= lowest; i--) {
+      const pl = layers[i], p = `layer${pl.index}`, needDx = i > lowest;
+      const x = this.buf(`${p}.x`), mid = pl.attention ? this.buf(`${p}.mid`) : x;
+      if (pl.mlp) {
+        const dAct = this.buf('grad.act'), dGate = this.buf('grad.gate'), dUp = this.buf('grad.up');
+        out.push(...(await this.projBackward(pl.index, 'down', this.buf(`${p}.act`), dCur, dAct, false)));
+        out.push(await k.elementwise.prepareSwigluBackward(L, `${p}.swiglu.bwd`, M * F, this.buf(`${p}.gate`), this.buf(`${p}.up`), dAct, dGate, dUp));
+        const needNorm = needDx || pl.attention;
+        out.push(...(await this.projBackward(pl.index, 'gate', this.buf(`${p}.mlpNorm`), dGate, needNorm ? dNorm : undefined, false)));
+        out.push(...(await this.projBackward(pl.index, 'up', this.buf(`${p}.mlpNorm`), dUp, needNorm ? dNorm : undefined, true)));
+        if (needNorm) {
+          out.push(await k.elementwise.prepareCopy(L, `${p}.dres2`, M * H, dCur, dOther));
+          out.push(...(await k.rmsNorm.prepareBackward(L, `${p}.mlpNorm.bwd`, { M, D: H }, true, { x: mid, w: this.buf(`${p}.postNorm`), invRms: this.buf(`${p}.mlpInvRms`), dy: dNorm, dx: dOther })));
+          [dCur, dOther] = [dOther, dCur];
+        }
+      }
+      if (pl.attention) {
+        const dMixed = this.buf('grad.mixed');
+        out.push(...(await this.projBackward(pl.index, 'o', this.buf(`${p}.mixed`), dCur, dMixed, false)));
+        out.push(...(await k.attention.prepareBackward(L, `${p}.attn.bwd`, attnShape, {
+          q: this.buf(`${p}.q`), k: this.buf(`${p}.k`), v: this.buf(`${p}.v`), out: this.buf(`${p}.mixed`), probs: this.buf(`${p}.probs`),
+          dOut: dMixed, dq: this.buf('grad.q'), dk: this.buf('grad.k'), dv: this.buf('grad.v'), scratch: this.buf('grad.rowDot'),
+        })));
+        out.push(await k.rope.prepare(L, `${p}.ropeQ.bwd`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads }, true, this.buf('grad.q'), this.rope));
+        out.push(await k.rope.prepare(L, `${p}.ropeK.bwd`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numKvHeads }, true, this.buf('grad.k'), this.rope));
+        const norm = this.buf(`${p}.attnNorm`);
+        out.push(...(await this.projBackward(pl.index, 'q', norm, this.buf('grad.q'), needDx ? dNorm : undefined, false)));
+        out.push(...(await this.projBackward(pl.index, 'k', norm, this.buf('grad.k'), needDx ? dNorm : undefined, true)));
+        out.push(...(await this.projBackward(pl.index, 'v', norm, this.buf('grad.v'), needDx ? dNorm : undefined, true)));
+        if (needDx) {
+          out.push(await k.elementwise.prepareCopy(L, `${p}.dres1`, M * H, dCur, dOther));
+          out.push(...(await k.rmsNorm.prepareBackward(L, `${p}.attnNorm.bwd`, { M, D: H }, true, { x, w: this.buf(`${p}.inputNorm`), invRms: this.buf(`${p}.attnInvRms`), dy: dNorm, dx: dOther })));
+          [dCur, dOther] = [dOther, dCur];
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,102 @@
+import {
+  createLoraAdapter, estimateLoraSessionBytes, initLlamaWeights, LlamaModel, LoraTrainer, LORA_TARGETS, SeededRandom,
+  type LoraAdapter, type ModelConfig, type SubmodelPlan, type TokenBatch,
+} from '@fedllm/core';
+import { createGpuContext, GpuBudgetExceededError, LoraTrainingSession } from '../../src/index';
+
+export interface SessionCase {
+  name: string;
+  config: ModelConfig;
+  plan: SubmodelPlan;
+  batch: number;
+  seqLen: number;
+  steps: number;
+  lr: number;
+  seed: number;
+}
+
+export interface SessionResult {
+  name: string;
+  cpuLosses: number[];
+  gpuLosses: number[];
+  maxLoraDiff: number;
+  maxLoraAbs: number;
+  peakBytes: number;
+  estimateBytes: number;
+}
+
+function batches(c: SessionCase): TokenBatch[] {
+  const rng = new SeededRandom(c.seed + 100);
+  // A few fixed batches cycled, with the first 3 positions of each row masked as a prompt.
+  return Array.from({ length: 3 }, () => {
+    const n = c.batch * c.seqLen;
+    const inputIds = Int32Array.from({ length: n }, () => rng.int(c.config.vocabSize));
+    const targets = Int32Array.from({ length: n }, (_, i) => (i % c.seqLen < 3 ? -1 : rng.int(c.config.vocabSize)));
+    return { B: c.batch, T: c.seqLen, inputIds, targets };
+  });
+}
+
+function freshAdapter(c: SessionCase): LoraAdapter {
+  // B starts non-zero so A trains from the first step too.
+  return createLoraAdapter(c.config, { rank: 3, alpha: 6, targets: [...LORA_TARGETS] }, c.plan.layers.map((l) => l.index), new SeededRandom(c.seed + 1), 0.05);
+}
+
+/** Trains the same LoRA on the CPU engine and on the GPU session and returns both loss curves. */
+export async function trainingCurves(cases: SessionCase[]): Promise<SessionResult[]> {
+  const ctx = await createGpuContext();
+  const out: SessionResult[] = [];
+  for (const c of cases) {
+    const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.1);
+    const data = batches(c);
+    const cpuLora = freshAdapter(c);
+    const cpu = new LoraTrainer(new LlamaModel(c.config, weights), cpuLora, { lr: c.lr, plan: c.plan });
+    const cpuLosses = Array.from({ length: c.steps }, (_, s) => cpu.step(data[s % data.length]));
+    const session = await LoraTrainingSession.create(ctx, {
+      config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen, optimizer: { lr: c.lr },
+    });
+    const gpuLosses: number[] = [];
+    for (let s = 0; s < c.steps; s++) gpuLosses.push((await session.step(data[s % data.length])).loss);
+    const gpuLora = await session.readLora();
+    let maxLoraDiff = 0, maxLoraAbs = 0;
+    for (const [l, layer] of cpuLora.layers) {
+      for (const [t, p] of Object.entries(layer)) {
+        const gpuPair = gpuLora.layers.get(l)?.[t as 'q'];
+        if (!gpuPair) continue; // a skipped sub-block's LoRA is not on the GPU (and never trains)
+        for (const w of ['A', 'B'] as const) {
+          const a = p![w].data, b = gpuPair[w].data;
+          for (let i = 0; i < a.length; i++) {
+            maxLoraDiff = Math.max(maxLoraDiff, Math.abs(a[i] - b[i]));
+            maxLoraAbs = Math.max(maxLoraAbs, Math.abs(a[i]));
+          }
+        }
+      }
+    }
+    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen }).totalBytes;
+    out.push({ name: c.name, cpuLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes });
+    session.destroy();
+  }
+  ctx.device.destroy();
+  return out;
+}
+
+/** Building a session under a budget: too small fails with the typed error, enough fits. */
+export async function sessionBudget(c: SessionCase): Promise<{ tooSmall: string; fitsPeak: number; budget: number; estimate: number }> {
+  const ctx = await createGpuContext();
+  const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.1);
+  const estimate = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: freshAdapter(c).config, batch: c.batch, seqLen: c.seqLen }).totalBytes;
+  const spec = { config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen, optimizer: { lr: c.lr } };
+  let tooSmall = '';
+  try {
+    await LoraTrainingSession.create(ctx, { ...spec, budgetBytes: Math.floor(estimate * 0.8) });
+  } catch (e) {
+    tooSmall = e instanceof GpuBudgetExceededError ? `GpuBudgetExceededError: ${e.message}` : `other: ${(e as Error).message}`;
+  }
+  // Uniform buffers (a few bytes per dispatch) come on top of the layout: allow 5%.
+  const budget = Math.ceil(estimate * 1.05);
+  const s = await LoraTrainingSession.create(ctx, { ...spec, budgetBytes: budget });
+  await s.step(batches(c)[0]);
+  const fitsPeak = s.peakBytes;
+  s.destroy();
+  ctx.device.destroy();
+  return { tooSmall, fitsPeak, budget, estimate };
+}

@@ -1,0 +1,51 @@
+import { test, expect } from '@playwright/test';
+import type { KernelHarness, SessionCase } from './harness/index';
+
+declare const kernelHarness: KernelHarness;
+
+const base = {
+  architecture: 'LlamaForCausalLM' as const, vocabSize: 37, hiddenSize: 16, intermediateSize: 22, numLayers: 4, numHeads: 4,
+  numKvHeads: 2, headDim: 4, maxPositionEmbeddings: 32, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: true,
+  attentionBias: false, oProjBias: false, mlpBias: false,
+};
+
+const cases: SessionCase[] = [
+  {
+    name: 'GQA, layer 1 dropped, attention of layer 2 and MLP of layer 3 skipped',
+    config: base,
+    plan: { layers: [{ index: 0, attention: true, mlp: true }, { index: 2, attention: false, mlp: true }, { index: 3, attention: true, mlp: false }] },
+    batch: 2, seqLen: 9, steps: 20, lr: 1e-2, seed: 1,
+  },
+  {
+    name: 'full depth, untied head, Qwen2-style q/k/v bias',
+    config: { ...base, architecture: 'Qwen2ForCausalLM', tieWordEmbeddings: false, attentionBias: true, numKvHeads: 1 },
+    plan: { layers: [0, 1, 2, 3].map((index) => ({ index, attention: true, mlp: true })) },
+    batch: 3, seqLen: 7, steps: 20, lr: 5e-3, seed: 2,
+  },
+];
+
+test.beforeEach(async ({ page }) => {
+  await page.goto('/test-pages/kernels.html');
+  await page.waitForFunction(() => 'kernelHarness' in globalThis);
+});
+
+test('a 20-step WebGPU LoRA training run follows the CPU reference loss curve', async ({ page }) => {
+  const results = await page.evaluate((c) => kernelHarness.trainingCurves(c), cases);
+  for (const r of results) {
+    expect(r.gpuLosses).toHaveLength(r.cpuLosses.length);
+    r.cpuLosses.forEach((cpu, s) => {
+      expect(Math.abs(r.gpuLosses[s] - cpu) / cpu, `${r.name}, step ${s}: gpu ${r.gpuLosses[s]} vs cpu ${cpu}`).toBeLessThan(1e-3);
+    });
+    expect(r.cpuLosses[r.cpuLosses.length - 1], `${r.name}: training must reduce the loss`).toBeLessThan(r.cpuLosses[0] * 0.9);
+    expect(r.maxLoraDiff, `${r.name}: trained LoRA weights`).toBeLessThan(1e-3 * Math.max(1, r.maxLoraAbs));
+    expect(r.peakBytes, `${r.name}: peak vs estimate`).toBeGreaterThanOrEqual(r.estimateBytes);
+    expect(r.peakBytes, `${r.name}: peak vs estimate`).toBeLessThanOrEqual(r.estimateBytes * 1.05);
+  }
+});
+
+test('a session that cannot fit its budget fails with the typed error; one that fits peaks within it', async ({ page }) => {
+  const r = await page.evaluate((c) => kernelHarness.sessionBudget(c), cases[0]);
+  expect(r.tooSmall).toMatch(/^GpuBudgetExceededError: GPU memory budget exceeded/);
+  expect(r.fitsPeak).toBeLessThanOrEqual(r.budget);
+  expect(r.fitsPeak).toBeGreaterThanOrEqual(r.estimate);
+});
