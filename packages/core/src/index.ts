@@ -45,3 +45,4 @@ export * from './evaluation/lmPerplexity';
 export * from './evaluation/generateText';
 export * from './training/loraTrainer';
 export * from './memory/loraSessionLayout';
+export * from './protocol/trainingWorkerApi';

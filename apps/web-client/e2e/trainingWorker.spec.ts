@@ -1,0 +1,28 @@
+import { test, expect } from '@playwright/test';
+
+declare const workerHarness: {
+  trainAndCompare(): Promise<{ info: { vendor: string }; cpuLosses: number[]; gpuLosses: number[]; peakBytes: number; estimateBytes: number; loraBytes: number; tokensPerSecond: number }>;
+  failureModes(): Promise<{ overBudget: string; afterLoss: string; recovered: number }>;
+};
+
+test.beforeEach(async ({ page }) => {
+  await page.goto('/test-pages/worker.html');
+  await page.waitForFunction(() => 'workerHarness' in globalThis);
+});
+
+test('the training worker trains a submodel on WebGPU and follows the CPU loss curve', async ({ page }) => {
+  const r = await page.evaluate(() => workerHarness.trainAndCompare());
+  expect(r.gpuLosses).toHaveLength(r.cpuLosses.length);
+  r.cpuLosses.forEach((cpu, s) => expect(Math.abs(r.gpuLosses[s] - cpu) / cpu, `step ${s}`).toBeLessThan(1e-3));
+  expect(r.peakBytes).toBeGreaterThanOrEqual(r.estimateBytes);
+  expect(r.peakBytes).toBeLessThanOrEqual(r.estimateBytes * 1.05);
+  expect(r.loraBytes).toBeGreaterThan(8);
+  expect(r.tokensPerSecond).toBeGreaterThan(0);
+});
+
+test('the worker refuses an impossible budget and survives a lost device with typed errors', async ({ page }) => {
+  const r = await page.evaluate(() => workerHarness.failureModes());
+  expect(r.overBudget).toMatch(/^GpuBudgetExceededError: GPU memory budget exceeded/);
+  expect(r.afterLoss).toMatch(/^DeviceLostError: GPU device lost \(destroyed\)/);
+  expect(r.recovered).toBe(12);
+});

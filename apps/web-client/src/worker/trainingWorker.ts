@@ -1,0 +1,81 @@
+// The training worker: owns a GPUDevice and runs LoRA training sessions on it, off the page's
+// main thread. Exposed with comlink; its API type lives in @fedllm/core (TrainingWorkerApi).
+import * as Comlink from 'comlink';
+import {
+  estimateLoraSessionBytes, loraFromPeft, loraToPeftTensors, parseSafetensors, peftAdapterConfig, serializeSafetensors,
+  weightsFromHfTensors, type TrainingWorkerApi, type WorkerTrainRequest, type WorkerTrainResult,
+} from '@fedllm/core';
+import { createGpuContext, LoraTrainingSession, type GpuContext } from '@fedllm/kernels';
+
+let ctxPromise: Promise<GpuContext> | undefined;
+
+/**
+ * The worker's device. A lost device is gone for good: work in flight when it is lost rejects
+ * with DeviceLostError (the session races every GPU wait against device.lost), and the next call
+ * gets a fresh device.
+ */
+async function gpu(): Promise<GpuContext> {
+  if (ctxPromise && (await ctxPromise).lostError) ctxPromise = undefined;
+  ctxPromise ??= createGpuContext();
+  return ctxPromise;
+}
+
+async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
+  const ctx = await gpu();
+  const { config, plan, batches } = req;
+  const n = batches.batch * batches.seqLen;
+  if (!(req.steps >= 1) || batches.inputIds.length < n || batches.inputIds.length % n !== 0 || batches.targets.length !== batches.inputIds.length) {
+    throw new RangeError(`train: need ${req.steps} step(s) of ${batches.batch}x${batches.seqLen} tokens; got ${batches.inputIds.length} ids and ${batches.targets.length} targets`);
+  }
+  const weights = weightsFromHfTensors(config, parseSafetensors(new Uint8Array(req.baseTensors)), { layers: plan.layers.map((l) => l.index) });
+  const lora = loraFromPeft(peftAdapterConfig({ config: req.loraConfig, layers: new Map() }, config, 'worker'), parseSafetensors(new Uint8Array(req.lora)), config);
+  const t0 = performance.now();
+  const session = await LoraTrainingSession.create(ctx, {
+    config, plan, weights, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr },
+  });
+  try {
+    const buildMs = performance.now() - t0;
+    const available = batches.inputIds.length / n;
+    const losses: number[] = [], stepMs: number[] = [];
+    for (let s = 0; s < req.steps; s++) {
+      const k = (s % available) * n;
+      const t = performance.now();
+      const r = await session.step({ B: batches.batch, T: batches.seqLen, inputIds: batches.inputIds.subarray(k, k + n), targets: batches.targets.subarray(k, k + n) });
+      stepMs.push(performance.now() - t);
+      losses.push(r.loss);
+    }
+    const trained = await session.readLora();
+    const bytes = serializeSafetensors(loraToPeftTensors(trained));
+    const totalMs = stepMs.reduce((a, b) => a + b, 0);
+    const result: WorkerTrainResult = {
+      lora: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      losses,
+      peakBytes: session.peakBytes,
+      estimateBytes: estimateLoraSessionBytes({ config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen }).totalBytes,
+      tokensPerSecond: (req.steps * n) / (totalMs / 1000),
+      buildMs,
+      stepMs,
+    };
+    return Comlink.transfer(result, [result.lora]);
+  } finally {
+    session.destroy();
+  }
+}
+
+const api: TrainingWorkerApi = {
+  async init() {
+    const ctx = await gpu();
+    return {
+      vendor: ctx.adapterInfo.vendor, architecture: ctx.adapterInfo.architecture, description: ctx.adapterInfo.description,
+      maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize, maxBufferSize: ctx.limits.maxBufferSize,
+    };
+  },
+  train,
+  async loseDeviceForTesting() {
+    const ctx = await gpu();
+    ctx.device.destroy();
+    await ctx.lost;
+  },
+};
+
+Comlink.expose(api);

@@ -1,0 +1,61 @@
+import type { ModelConfig } from '../model/modelConfig';
+import type { LoraConfig } from '../engine/lora';
+import type { SubmodelPlan } from '../engine/submodelPlan';
+
+/**
+ * The API of the training worker (a Dedicated Worker exposed with comlink), typed once here and
+ * shared by the worker and every page that drives it. Binary payloads are safetensors blobs
+ * (ArrayBuffers, transferred, not copied): base tensors under HF names, LoRA under PEFT names.
+ */
+export interface WorkerGpuInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+/** Token batches of one local training run, flattened: steps × batch × seqLen ids and targets. */
+export interface WorkerBatches {
+  batch: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  targets: Int32Array;
+}
+
+export interface WorkerTrainRequest {
+  config: ModelConfig;
+  plan: SubmodelPlan;
+  /** safetensors bytes holding the base tensors of the kept parts (HF names). */
+  baseTensors: ArrayBuffer;
+  /** safetensors bytes of the starting LoRA (PEFT names) for the kept layers. */
+  lora: ArrayBuffer;
+  loraConfig: LoraConfig;
+  batches: WorkerBatches;
+  steps: number;
+  lr: number;
+  /** GPU memory the session may use; building fails with GpuBudgetExceededError above it. */
+  budgetBytes: number;
+}
+
+export interface WorkerTrainResult {
+  /** Trained LoRA as PEFT-named safetensors bytes. */
+  lora: ArrayBuffer;
+  losses: number[];
+  /** Ledger high-water mark of the session. */
+  peakBytes: number;
+  /** Memory estimate for the same session (loraSessionBuffers). */
+  estimateBytes: number;
+  tokensPerSecond: number;
+  /** Session build time (pipelines, uploads) and per-step wall times. */
+  buildMs: number;
+  stepMs: number[];
+}
+
+export interface TrainingWorkerApi {
+  /** Creates the worker's GPUDevice (with the adapter's real limits) and reports it. */
+  init(): Promise<WorkerGpuInfo>;
+  train(req: WorkerTrainRequest): Promise<WorkerTrainResult>;
+  /** Destroys the device, as a driver reset would: for tests of the device-lost path. */
+  loseDeviceForTesting(): Promise<void>;
+}
