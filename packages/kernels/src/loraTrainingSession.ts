@@ -17,14 +17,21 @@ export interface LoraSessionSpec {
   plan: SubmodelPlan;
   /** Base weights; only the kept layers need to be present. */
   weights: LlamaWeights;
-  /** LoRA pairs for every kept layer and every target of a kept sub-block. */
-  lora: LoraAdapter;
+  /**
+   * LoRA pairs for every kept layer and every target of a kept sub-block. Without one the
+   * session runs the frozen model forward only (logits), with no backward or optimizer.
+   */
+  lora?: LoraAdapter;
+  /** Allocate a staging buffer so logits() can read the logits back. */
+  readLogits?: boolean;
   batch: number;
   seqLen: number;
   /** Byte budget enforced by the ledger (default: unlimited). */
   budgetBytes?: number;
-  optimizer: AdamWKernelOptions & { lr: number };
+  optimizer?: AdamWKernelOptions & { lr: number };
 }
+
+const NO_LORA = { rank: 1, alpha: 1, targets: [] };
 
 export interface StepResult {
   loss: number;
@@ -51,8 +58,9 @@ export class LoraTrainingSession {
     readonly ledger: GpuMemoryLedger,
     private readonly spec: LoraSessionSpec,
     private readonly buffers: Map<string, GPUBuffer>,
+    private readonly forwardDispatches: Dispatch[],
     private readonly dispatches: Dispatch[],
-    private readonly ce: CrossEntropyGradDispatch,
+    private readonly ce: CrossEntropyGradDispatch | undefined,
     private readonly optimizers: AdamWDispatch[],
     private readonly loraParams: { name: string; layer: number; target: LoraTarget; which: 'A' | 'B'; floats: number; offset: number }[],
   ) {}
@@ -63,7 +71,9 @@ export class LoraTrainingSession {
     if (spec.seqLen > c.maxPositionEmbeddings) throw new RangeError(`seqLen ${spec.seqLen} exceeds the model's ${c.maxPositionEmbeddings} positions`);
     const ledger = new GpuMemoryLedger(ctx.device, spec.budgetBytes);
     const device = ctx.device;
-    const shape: LoraSessionShape = { config: c, plan: spec.plan, lora: spec.lora.config, batch: spec.batch, seqLen: spec.seqLen };
+    const shape: LoraSessionShape = {
+      config: c, plan: spec.plan, lora: spec.lora?.config ?? NO_LORA, batch: spec.batch, seqLen: spec.seqLen, readLogits: spec.readLogits,
+    };
     const buffers = new Map<string, GPUBuffer>();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     try {
@@ -97,7 +107,7 @@ export class LoraTrainingSession {
           const lm = new RegExp(`^layer${l.index}\\.lora\\.(\\w+)\\.(A|B)$`).exec(name);
           if (lm) {
             const t = lm[1] as LoraTarget, which = lm[2] as 'A' | 'B';
-            const pair = spec.lora.layers.get(l.index)?.[t];
+            const pair = spec.lora?.layers.get(l.index)?.[t];
             if (!pair) throw new Error(`LoRA adapter has no ${t} pair for kept layer ${l.index}`);
             upload(name, pair[which]);
             loraParams.push({ name, layer: l.index, target: t, which, floats: pair[which].data.length, offset });
@@ -107,19 +117,21 @@ export class LoraTrainingSession {
       }
       const rope = kernels.rope.uploadTables(ledger, 'rope', buildRopeTables(c, spec.seqLen));
       const g = new GraphBuilder(kernels, ledger, spec, buf, rope);
-      const dispatches = [...(await g.forward()), ...(await g.backward())];
-      const ce = g.crossEntropy!;
+      const forward = await g.forward();
+      const dispatches = spec.lora ? [...forward, ...(await g.backward())] : forward;
+      const ce = g.crossEntropy;
       const optimizers: AdamWDispatch[] = [];
+      if (loraParams.length && !spec.optimizer) throw new Error('session: a LoRA session needs optimizer settings');
       for (const p of loraParams) {
         const base = p.name.slice(0, -1);
-        const { lr, ...opts } = spec.optimizer;
+        const { lr, ...opts } = spec.optimizer!;
         optimizers.push(await kernels.adamw.prepare(
           ledger, `adamw.${p.name}`, p.floats, opts, { lr, step: 1 },
           buf(p.name), buf(`${base}grad${p.which}`), buf(`${base}m${p.which}`), buf(`${base}v${p.which}`),
         ));
       }
       ledger.seal();
-      return new LoraTrainingSession(ctx, ledger, spec, buffers, dispatches, ce, optimizers, loraParams);
+      return new LoraTrainingSession(ctx, ledger, spec, buffers, forward, dispatches, ce, optimizers, loraParams);
     } catch (e) {
       ledger.destroyAll();
       throw e;
@@ -127,8 +139,9 @@ export class LoraTrainingSession {
   }
 
   /** One AdamW step on the batch; returns the batch's mean loss before the update. */
-  async step(batch: TokenBatch, lr = this.spec.optimizer.lr): Promise<StepResult> {
+  async step(batch: TokenBatch, lr = this.spec.optimizer?.lr ?? 0): Promise<StepResult> {
     if (this.ctx.lostError) throw this.ctx.lostError;
+    if (!this.ce) throw new Error('step: this session was built without LoRA (forward only)');
     const { batch: B, seqLen: T, config } = this.spec;
     if (batch.B !== B || batch.T !== T) throw new RangeError(`step: session was built for B=${B}, T=${T}, got B=${batch.B}, T=${batch.T}`);
     validateTokenIds(batch.inputIds, config.vocabSize);
@@ -158,9 +171,31 @@ export class LoraTrainingSession {
     return { loss: sum / count, count };
   }
 
+  /** Next-token logits [B*T, vocab] of a batch of token ids (forward only; needs readLogits). */
+  async logits(inputIds: Int32Array): Promise<Float32Array> {
+    if (this.ctx.lostError) throw this.ctx.lostError;
+    const { batch: B, seqLen: T, config } = this.spec;
+    const staging = this.buffers.get('io.logitsReadback');
+    if (!staging) throw new Error('logits: build the session with readLogits: true');
+    if (inputIds.length !== B * T) throw new RangeError(`logits: expected ${B * T} token ids, got ${inputIds.length}`);
+    validateTokenIds(inputIds, config.vocabSize);
+    this.ctx.device.queue.writeBuffer(this.buffers.get('io.inputIds')!, 0, Int32Array.from(inputIds));
+    const enc = this.ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const d of this.forwardDispatches) recordDispatch(pass, d);
+    pass.end();
+    enc.copyBufferToBuffer(this.buffers.get('logits')!, 0, staging, 0, B * T * config.vocabSize * 4);
+    this.ctx.device.queue.submit([enc.finish()]);
+    await Promise.race([staging.mapAsync(GPUMapMode.READ), this.ctx.lost.then((e) => Promise.reject(e))]);
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    return out;
+  }
+
   /** The current LoRA weights, read back from the GPU. */
   async readLora(): Promise<LoraAdapter> {
     if (this.ctx.lostError) throw this.ctx.lostError;
+    if (!this.spec.lora) throw new Error('readLora: this session has no LoRA');
     const staging = this.buffers.get('io.loraReadback')!;
     const enc = this.ctx.device.createCommandEncoder();
     for (const p of this.loraParams) enc.copyBufferToBuffer(this.buffers.get(p.name)!, 0, staging, p.offset * 4, p.floats * 4);
@@ -170,7 +205,7 @@ export class LoraTrainingSession {
     staging.unmap();
     const out: LoraAdapter = { config: { ...this.spec.lora.config }, layers: new Map() };
     for (const p of this.loraParams) {
-      const src = this.spec.lora.layers.get(p.layer)![p.target]![p.which];
+      const src = this.spec.lora!.layers.get(p.layer)![p.target]![p.which];
       const layer = out.layers.get(p.layer) ?? {};
       const pair = (layer[p.target] ?? {}) as { A: Tensor; B: Tensor };
       pair[p.which] = { shape: [...src.shape], data: all.slice(p.offset, p.offset + p.floats) };
@@ -201,7 +236,7 @@ class GraphBuilder {
     private readonly buf: (name: string) => GPUBuffer, private readonly rope: RopeTableBuffers,
   ) {
     this.M = spec.batch * spec.seqLen;
-    this.scale = loraScale(spec.lora.config);
+    this.scale = spec.lora ? loraScale(spec.lora.config) : 0;
   }
 
   private dims(t: LoraTarget): readonly [number, number] {
@@ -224,7 +259,7 @@ class GraphBuilder {
     if (this.has(`${p}.${BIAS[t]}`)) out.push(await this.mm(`${p}.${t}.bias`, false, false, true, M, fout, 1, this.buf('io.ones'), this.buf(`${p}.${BIAS[t]}`), y));
     const q = `${p}.lora.${t}`;
     if (this.has(`${q}.A`)) {
-      const r = this.spec.lora.config.rank;
+      const r = this.spec.lora!.config.rank;
       out.push(await this.mm(`${q}.fwdA`, false, true, false, M, r, fin, x, this.buf(`${q}.A`), this.buf(`${q}.mid`)));
       out.push(await this.mm(`${q}.fwdB`, false, true, true, M, fout, r, this.buf(`${q}.mid`), this.buf(`${q}.B`), y, this.scale));
     }
@@ -238,7 +273,7 @@ class GraphBuilder {
     if (dx) out.push(await this.mm(`${p}.${t}.dx`, false, false, accumulateDx, M, fin, fout, dy, this.buf(`${p}.${PROJ[t]}`), dx));
     const q = `${p}.lora.${t}`;
     if (this.has(`${q}.A`)) {
-      const r = this.spec.lora.config.rank, dMid = this.buf('grad.loraMid');
+      const r = this.spec.lora!.config.rank, dMid = this.buf('grad.loraMid');
       out.push(await this.mm(`${q}.gradB`, true, false, false, fout, r, M, dy, this.buf(`${q}.mid`), this.buf(`${q}.gradB`), this.scale));
       out.push(await this.mm(`${q}.dMid`, false, false, false, M, r, fout, dy, this.buf(`${q}.B`), dMid, this.scale));
       out.push(await this.mm(`${q}.gradA`, true, false, false, r, fin, M, dMid, x, this.buf(`${q}.gradA`)));
@@ -292,7 +327,8 @@ class GraphBuilder {
     this.crossEntropy = await k.crossEntropy.prepareLossAndGrad(L, 'loss', { N: M, V: c.vocabSize }, 1, this.buf('logits'), this.buf('io.targets'), this.buf('io.lossRows'));
     out.push(this.crossEntropy);
     const layers = this.spec.plan.layers;
-    const lowest = layers.findIndex((l) => this.has(`layer${l.index}.lora.${this.spec.lora.config.targets[0]}.A`) || this.spec.lora.config.targets.some((t) => this.has(`layer${l.index}.lora.${t}.A`)));
+    const targets = this.spec.lora?.config.targets ?? [];
+    const lowest = layers.findIndex((l) => targets.some((t) => this.has(`layer${l.index}.lora.${t}.A`)));
     if (lowest === -1) return out; // nothing trains: loss only
     const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
     const dNorm = this.buf('grad.norm');

@@ -49,3 +49,11 @@ test('a session that cannot fit its budget fails with the typed error; one that 
   expect(r.fitsPeak).toBeLessThanOrEqual(r.budget);
   expect(r.fitsPeak).toBeGreaterThanOrEqual(r.estimate);
 });
+
+test('a forward-only session gives the CPU engine\'s logits (plans with skipped parts, biases, untied head)', async ({ page }) => {
+  for (const c of cases) {
+    const r = await page.evaluate((x) => kernelHarness.forwardLogits(x), c);
+    expect(r.n).toBe(c.batch * c.seqLen * c.config.vocabSize);
+    expect(r.maxAbsErr, c.name).toBeLessThanOrEqual(1e-4 * Math.max(1, r.maxAbsRef));
+  }
+});

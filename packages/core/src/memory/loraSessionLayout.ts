@@ -20,6 +20,8 @@ export interface LoraSessionShape {
   batch: number;
   /** Tokens per sequence. */
   seqLen: number;
+  /** Also allocate a staging buffer to read the logits back (inference / conformance runs). */
+  readLogits?: boolean;
 }
 
 const ATTN_TARGETS: LoraTarget[] = ['q', 'k', 'v', 'o'];
@@ -112,6 +114,7 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   add('final.normed', 'activations', M * H);
   add('final.invRms', 'activations', M);
   add('logits', 'activations', M * V);
+  if (s.readLogits) add('io.logitsReadback', 'io', M * V);
   // Backward scratch, shared by all layers (one layer's backward runs at a time).
   add('grad.stream', 'scratch', M * H);
   add('grad.stream2', 'scratch', M * H);

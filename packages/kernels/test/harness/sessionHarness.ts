@@ -100,3 +100,21 @@ export async function sessionBudget(c: SessionCase): Promise<{ tooSmall: string;
   ctx.device.destroy();
   return { tooSmall, fitsPeak, budget, estimate };
 }
+
+/** Forward-only session: logits of a frozen model against the CPU engine's. */
+export async function forwardLogits(c: SessionCase): Promise<{ maxAbsErr: number; maxAbsRef: number; n: number }> {
+  const ctx = await createGpuContext();
+  const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.3);
+  const data = batches(c)[0];
+  const ref = new LlamaModel(c.config, weights).logits(data, { plan: c.plan });
+  const s = await LoraTrainingSession.create(ctx, { config: c.config, plan: c.plan, weights, batch: c.batch, seqLen: c.seqLen, readLogits: true });
+  const got = await s.logits(data.inputIds);
+  s.destroy();
+  ctx.device.destroy();
+  let maxAbsErr = 0, maxAbsRef = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxAbsErr = Math.max(maxAbsErr, Math.abs(got[i] - ref[i]));
+    maxAbsRef = Math.max(maxAbsRef, Math.abs(ref[i]));
+  }
+  return { maxAbsErr, maxAbsRef, n: got.length };
+}
