@@ -2,17 +2,26 @@
 // Prints {"tokens": [...], "logits": [[...], ...]}: next-token logits at every position.
 import { runCli, parseCliArgs, requireArg, intList, UsageError } from './cliSupport';
 import { loadForCli } from './loadForCli';
+import { withHeadlessPage } from '../browser/headlessChromium';
 
-const USAGE = 'npm run logits -- --model <dir> --tokens <ids> [--engine cpu] [--adapter <dir>] [--layers 0,1,..]';
+const USAGE = 'npm run logits -- --model <dir> --tokens <ids> [--engine cpu|webgpu] [--adapter <dir>] [--layers 0,1,..]';
 await runCli(USAGE, async () => {
   const a = parseCliArgs(USAGE, {
     model: { type: 'string' }, tokens: { type: 'string' }, engine: { type: 'string', default: 'cpu' },
     adapter: { type: 'string' }, layers: { type: 'string' },
   });
   const tokens = intList(requireArg(a.tokens, 'tokens'), 'tokens');
-  if (a.engine !== 'cpu') {
-    throw new UsageError(`--engine ${a.engine} is not available yet; engines: cpu (the WebGPU engine arrives with the WGSL kernels)`);
+  if (a.engine === 'webgpu') {
+    if (a.adapter || a.layers) throw new UsageError('--adapter and --layers are supported with --engine cpu only');
+    const modelDir = requireArg(a.model, 'model');
+    const logits = await withHeadlessPage({ path: '/tools/logits.html', modelDir }, async (page) => {
+      await page.waitForFunction(() => 'webgpuLogits' in globalThis);
+      return page.evaluate((t) => (globalThis as unknown as { webgpuLogits(t: number[]): Promise<number[][]> }).webgpuLogits(t), tokens);
+    });
+    process.stdout.write(JSON.stringify({ tokens, logits }) + '\n');
+    return;
   }
+  if (a.engine !== 'cpu') throw new UsageError(`unknown --engine "${a.engine}"; engines: cpu, webgpu`);
   const { model, adapter, plan } = await loadForCli(requireArg(a.model, 'model'), { adapter: a.adapter, layers: a.layers, maxSeqLen: tokens.length });
   const T = tokens.length;
   const V = model.config.vocabSize;
