@@ -77,7 +77,17 @@ export class LoraTrainingSession {
     const buffers = new Map<string, GPUBuffer>();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     try {
-      for (const b of loraSessionBuffers(shape)) {
+      const layout = loraSessionBuffers(shape);
+      const maxBinding = ctx.limits.maxStorageBufferBindingSize;
+      const tooBig = layout.filter((b) => b.elements * 4 > maxBinding);
+      if (tooBig.length) {
+        // Splitting such tensors across several bindings is not implemented yet: refuse clearly.
+        throw new RangeError(
+          `session: ${tooBig.map((b) => `${b.name} (${b.elements * 4} bytes)`).join(', ')} exceed this device's ` +
+            `maxStorageBufferBindingSize of ${maxBinding} bytes; use a smaller batch or sequence length`,
+        );
+      }
+      for (const b of layout) {
         if (b.name.startsWith('rope.')) continue; // uploaded by the rope kernels below, same size
         const u = b.name.endsWith('Readback') ? GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST : usage;
         buffers.set(b.name, ledger.createBuffer(b.name, b.elements * 4, u));
