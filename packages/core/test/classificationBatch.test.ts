@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { completionBatch, fitToLength } from '../src/training/classificationBatch';
 
-test('fitToLength keeps the whole completion and the end of the prompt', () => {
+test('fitToLength keeps the whole completion, the start of the prompt and its last tokens', () => {
+  const prompt = Array.from({ length: 40 }, (_, i) => i + 1);
+  const fitted = fitToLength({ prompt, completion: [99, 98] }, 30);
+  assert.equal(fitted.length, 30);
+  assert.deepEqual(fitted.slice(0, 12), prompt.slice(0, 12));
+  assert.deepEqual(fitted.slice(12, 28), prompt.slice(24));
+  assert.deepEqual(fitted.slice(28), [99, 98]);
   assert.deepEqual(fitToLength({ prompt: [1, 2, 3, 4, 5], completion: [9, 8] }, 5), [3, 4, 5, 9, 8]);
   assert.deepEqual(fitToLength({ prompt: [1, 2], completion: [9] }, 10), [1, 2, 9]);
   assert.throws(() => fitToLength({ prompt: [1], completion: [1, 2, 3] }, 3), /does not fit/);

@@ -22,7 +22,7 @@ await runCli(USAGE, async () => {
   if (a.task !== 'spam' && a.task !== 'brown-genre') throw new UsageError(`--task must be spam or brown-genre (classification), got "${a.task}"`);
   const targets = a.targets!.split(',').map((s) => s.trim()) as LoraTarget[];
   for (const t of targets) if (!LORA_TARGETS.includes(t)) throw new UsageError(`unknown LoRA target "${t}"; valid: ${LORA_TARGETS.join(',')}`);
-  const steps = positiveInt(a.steps, 40, 'steps');
+  const steps = positiveInt(a.steps, 100, 'steps');
   const bs = positiveInt(a['batch-size'], 8, 'batch-size');
   const rank = positiveInt(a.rank, 8, 'rank');
   const alpha = positiveNumber(a.alpha, 16, 'alpha');

@@ -7,15 +7,21 @@ export interface PromptCompletion {
   completion: number[];
 }
 
+/** Prompt tokens always kept from the end of a prompt that must be cut (the question before the answer). */
+export const PROMPT_TAIL_TOKENS = 16;
+
 /**
- * Fits prompt+completion into maxLen tokens by dropping prompt tokens from the left (the end of
- * the prompt, next to the answer, matters most), always keeping the whole completion.
+ * Fits prompt+completion into maxLen tokens, always keeping the whole completion. A prompt that is
+ * too long loses tokens from its middle: its start (e.g. an email's subject) and its last
+ * PROMPT_TAIL_TOKENS tokens (the question the completion answers) both carry the signal.
  */
 export function fitToLength(pc: PromptCompletion, maxLen: number): number[] {
   if (pc.completion.length === 0) throw new Error('completion must have at least one token');
   if (pc.completion.length >= maxLen) throw new Error(`completion of ${pc.completion.length} tokens does not fit ${maxLen}`);
-  const keep = Math.min(pc.prompt.length, maxLen - pc.completion.length);
-  return [...pc.prompt.slice(pc.prompt.length - keep), ...pc.completion];
+  const room = maxLen - pc.completion.length;
+  if (pc.prompt.length <= room) return [...pc.prompt, ...pc.completion];
+  const tail = Math.min(PROMPT_TAIL_TOKENS, room);
+  return [...pc.prompt.slice(0, room - tail), ...pc.prompt.slice(pc.prompt.length - tail), ...pc.completion];
 }
 
 /**
