@@ -1,6 +1,6 @@
 import { AdamW, SeededRandom } from '@fedllm/core';
 import { AdamWKernels } from '../../src/index';
-import { compare, openGpu, readBack, run, upload, zeros, type CaseResult } from './common';
+import { compare, openGpu, readBack, run, upload, zeros, type CaseResult, errorMessages } from './common';
 
 export interface AdamWCase {
   n: number;
@@ -73,15 +73,7 @@ export async function adamwErrors(): Promise<string[]> {
     () => { const a = f(10); return k.prepare(g.ledger, 'e', 10, {}, ok, f(10), f(10), a, a); },
     async () => (await k.prepare(g.ledger, 'e', 10, {}, ok, f(10), f(10), f(10), f(10))).updateHyperparameters({ lr: -1, step: 2 }),
   ];
-  const out: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      out.push('no error');
-    } catch (e) {
-      out.push(`${(e as Error).name}: ${(e as Error).message}`);
-    }
-  }
+  const out = await errorMessages(attempts);
   g.ledger.destroyAll();
   g.close();
   return out;

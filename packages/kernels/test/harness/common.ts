@@ -76,3 +76,17 @@ export function compare(name: string, got: ArrayLike<number>, ref: ArrayLike<num
 export function randomArray(n: number, next: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (next() * 2 - 1) * scale);
 }
+
+/** Runs each attempt and reports "<ErrorName>: <message>" for it, or "no error". */
+export async function errorMessages(attempts: (() => unknown)[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const attempt of attempts) {
+    try {
+      await attempt();
+      out.push('no error');
+    } catch (e) {
+      out.push(`${(e as Error).name}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { crossEntropy as cpuCrossEntropy, IGNORE_INDEX, SeededRandom } from '@fedllm/core';
 import { CrossEntropyKernels, validateTargets } from '../../src/index';
-import { compare, openGpu, randomArray, readBack, run, upload, zeros, type CaseResult } from './common';
+import { compare, openGpu, randomArray, readBack, run, upload, zeros, type CaseResult, errorMessages } from './common';
 
 export interface CrossEntropyCase {
   N: number;
@@ -75,15 +75,7 @@ export async function crossEntropyErrors(): Promise<string[]> {
     () => k.prepareLossAndGrad(g.ledger, 'e', { N: 4, V: 0 }, 0.25, f(12), ids(4), f(4)),
     () => { const a = f(12); return k.prepareLossAndGrad(g.ledger, 'e', { N: 4, V: 3 }, 0.25, a, ids(4), a); },
   ];
-  const out: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      out.push('no error');
-    } catch (e) {
-      out.push(`${(e as Error).name}: ${(e as Error).message}`);
-    }
-  }
+  const out = await errorMessages(attempts);
   try { validateTargets(Int32Array.of(-1, 2, 3), 3); out.push('no error'); } catch (e) { out.push(`${(e as Error).name}: ${(e as Error).message}`); }
   g.ledger.destroyAll();
   g.close();

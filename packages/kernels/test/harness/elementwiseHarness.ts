@@ -1,6 +1,6 @@
 import { SeededRandom, swigluBackward, swigluForward } from '@fedllm/core';
 import { ElementwiseKernels, validateTokenIds } from '../../src/index';
-import { compare, openGpu, readBack, run, upload, zeros, type CaseResult } from './common';
+import { compare, openGpu, readBack, run, upload, zeros, type CaseResult, errorMessages } from './common';
 
 export type ElementwiseOp = 'add' | 'copy' | 'fill' | 'axpy' | 'gather' | 'swigluForward' | 'swigluBackward';
 
@@ -135,15 +135,7 @@ export async function elementwiseErrors(): Promise<string[]> {
     () => { const a = f(4); return k.prepareAdd(g.ledger, 'x', 4, a, f(4), a); },
     () => { const a = f(4), b = f(4); return k.prepareSwigluBackward(g.ledger, 'x', 4, a, b, f(4), b, f(4)); },
   ];
-  const out: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      out.push('no error');
-    } catch (e) {
-      out.push(`${(e as Error).name}: ${(e as Error).message}`);
-    }
-  }
+  const out = await errorMessages(attempts);
   try { validateTokenIds(Int32Array.of(0, 2, 3), 3); out.push('no error'); } catch (e) { out.push(`${(e as Error).name}: ${(e as Error).message}`); }
   g.ledger.destroyAll();
   g.close();

@@ -1,6 +1,6 @@
 import { rmsNormBackward, rmsNormForward, SeededRandom } from '@fedllm/core';
 import { RmsNormKernels } from '../../src/index';
-import { compare, openGpu, randomArray, readBack, run, upload, zeros, type CaseResult } from './common';
+import { compare, openGpu, randomArray, readBack, run, upload, zeros, type CaseResult, errorMessages } from './common';
 
 export interface RmsNormCase {
   M: number;
@@ -72,15 +72,7 @@ export async function rmsNormErrors(): Promise<string[]> {
     () => k.prepareBackward(g.ledger, 'e', { M: 3, D: 5 }, true, { x: f(15), w: f(4), invRms: f(3), dy: f(15), dx: f(15) }),
     () => { const a = f(15); return k.prepareBackward(g.ledger, 'e', { M: 3, D: 5 }, true, { x: f(15), w: f(5), invRms: f(3), dy: a, dx: a }); },
   ];
-  const out: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      out.push('no error');
-    } catch (e) {
-      out.push(`${(e as Error).name}: ${(e as Error).message}`);
-    }
-  }
+  const out = await errorMessages(attempts);
   g.ledger.destroyAll();
   g.close();
   return out;

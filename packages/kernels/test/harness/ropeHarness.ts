@@ -1,6 +1,6 @@
 import { applyRope, buildRopeTables, SeededRandom, type ModelConfig, type RopeScaling } from '@fedllm/core';
 import { RopeKernels } from '../../src/index';
-import { compare, openGpu, randomArray, readBack, run, upload, zeros, type CaseResult } from './common';
+import { compare, openGpu, randomArray, readBack, run, upload, zeros, type CaseResult, errorMessages } from './common';
 
 export interface RopeCase {
   B: number;
@@ -78,15 +78,7 @@ export async function ropeErrors(): Promise<string[]> {
     () => k.prepare(g.ledger, 'e', s, true, zeros(g, 'x', 2 * 4 * 3 * 8), { ...tables, sin: zeros(g, 'sin', 6 * 4 - 1) }),
     () => k.prepare(g.ledger, 'e', s, true, zeros(g, 'x', 2 * 4 * 3 * 8), { ...tables, headDim: 7 }),
   ];
-  const out: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      await attempt();
-      out.push('no error');
-    } catch (e) {
-      out.push(`${(e as Error).name}: ${(e as Error).message}`);
-    }
-  }
+  const out = await errorMessages(attempts);
   g.ledger.destroyAll();
   g.close();
   return out;
