@@ -46,3 +46,4 @@ export * from './evaluation/generateText';
 export * from './training/loraTrainer';
 export * from './memory/loraSessionLayout';
 export * from './protocol/trainingWorkerApi';
+export * from './protocol/benchReport';

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from '@playwright/test';
-import { createServer, type Plugin } from 'vite';
+import { chromium, type Browser, type ConsoleMessage, type Page } from '@playwright/test';
+import { createServer, type InlineConfig, type Plugin, type ViteDevServer } from 'vite';
 
-const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
+/** The repository root, with a trailing slash. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** Flags Debian's Chromium needs for WebGPU (SwiftShader) headless, without network chatter. */
 export const CHROMIUM_ARGS = [
@@ -13,57 +14,107 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-/** Serves the files of one model directory at /model/<file> (flat: no subdirectories). */
+/**
+ * Serves the files directly inside one model directory at /model/<file>: a single plain name
+ * (no subdirectories, no `..`, no absolute paths); anything else is a 404.
+ */
 function modelFiles(dir: string): Plugin {
   const root = resolve(dir);
   return {
     name: 'model-files',
     configureServer(server) {
       server.middlewares.use('/model', (req, res, next) => {
-        const name = basename(decodeURIComponent((req.url ?? '/').split('?')[0]));
+        const notFound = (name: string) => {
+          res.statusCode = 404;
+          res.end(`no ${name} in ${root}`);
+        };
+        let name: string;
+        try {
+          name = decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/+/, '');
+        } catch {
+          return notFound('such file');
+        }
+        if (!/^\w[\w.-]*$/.test(name)) return notFound(JSON.stringify(name));
         const path = join(root, name);
         stat(path).then(
           (s) => {
-            if (!s.isFile()) return next();
-            res.setHeader('Content-Length', s.size);
-            createReadStream(path).pipe(res);
+            if (!s.isFile()) return notFound(name);
+            res.setHeader('Content-Type', name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+            res.setHeader('Content-Length', String(s.size));
+            res.setHeader('Cache-Control', 'no-store');
+            createReadStream(path).on('error', next).pipe(res);
           },
-          () => {
-            res.statusCode = 404;
-            res.end(`no ${name} in ${root}`);
-          },
+          () => notFound(name),
         );
       });
     },
   };
 }
 
+export interface HeadlessPageOptions {
+  /** Page to open, relative to apps/web-client (e.g. '/tools/logits.html'). */
+  path: string;
+  /** Served at /model/<file> when given. */
+  modelDir?: string;
+  executablePath?: string;
+  /** Extra Vite settings, e.g. an own `cacheDir` or `optimizeDeps` (default logLevel 'error'). */
+  vite?: Pick<InlineConfig, 'cacheDir' | 'optimizeDeps' | 'logLevel'>;
+  /** Called once the Vite server listens, before Chromium is launched. */
+  onListening?: (baseUrl: string) => void;
+  /** Page console messages (none are printed otherwise). */
+  onConsole?: (msg: ConsoleMessage) => void;
+  /** Uncaught page errors (default: printed to stderr as `[page] <message>`). */
+  onPageError?: (e: Error) => void;
+  /** fn fails with this error when it has not finished within `ms`. */
+  timeout?: { ms: number; message: string };
+}
+
 /**
  * Runs fn against a page of the web client served by an in-process Vite server, in Debian's
- * headless Chromium with WebGPU. Everything is closed afterwards, whatever fn does.
+ * headless Chromium with WebGPU. Everything is closed afterwards, whatever fn does, and on
+ * SIGINT/SIGTERM (then the process exits with 130).
  */
-export async function withHeadlessPage<T>(
-  o: { path: string; modelDir?: string; executablePath?: string },
-  fn: (page: Page) => Promise<T>,
-): Promise<T> {
-  const server = await createServer({
-    configFile: join(repoRoot, 'vite.config.ts'),
-    root: join(repoRoot, 'apps/web-client'),
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false },
-    logLevel: 'error',
-    plugins: o.modelDir ? [modelFiles(o.modelDir)] : [],
-  });
-  await server.listen();
-  const browser = await chromium.launch({ executablePath: o.executablePath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+export async function withHeadlessPage<T>(o: HeadlessPageOptions, fn: (page: Page) => Promise<T>): Promise<T> {
+  let server: ViteDevServer | undefined;
+  let browser: Browser | undefined;
+  const cleanup = async () => {
+    await browser?.close().catch(() => undefined);
+    browser = undefined;
+    await server?.close().catch(() => undefined);
+    server = undefined;
+  };
+  const onSignal = () => { void cleanup().then(() => process.exit(130)); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let timer: NodeJS.Timeout | undefined;
   try {
+    server = await createServer({
+      configFile: join(REPO_ROOT, 'vite.config.ts'),
+      root: join(REPO_ROOT, 'apps/web-client'),
+      logLevel: 'error',
+      clearScreen: false,
+      ...o.vite,
+      server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+      plugins: o.modelDir ? [modelFiles(o.modelDir)] : [],
+    });
+    await server.listen();
     const address = server.httpServer?.address();
     if (!address || typeof address === 'string') throw new Error('vite server has no TCP address');
+    const base = `http://127.0.0.1:${address.port}`;
+    o.onListening?.(base);
+    browser = await chromium.launch({ executablePath: o.executablePath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
     const page = await browser.newPage();
-    page.on('pageerror', (e) => console.error(`[page] ${e.message}`));
-    await page.goto(`http://127.0.0.1:${address.port}${o.path}`);
-    return await fn(page);
+    if (o.onConsole) page.on('console', o.onConsole);
+    page.on('pageerror', o.onPageError ?? ((e) => console.error(`[page] ${e.message}`)));
+    await page.goto(`${base}${o.path}`);
+    if (!o.timeout) return await fn(page);
+    const { ms, message } = o.timeout;
+    const timeout = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(message)), ms); });
+    return await Promise.race([fn(page), timeout]);
   } finally {
-    await browser.close();
-    await server.close();
+    if (timer) clearTimeout(timer);
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

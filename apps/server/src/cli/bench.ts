@@ -7,87 +7,19 @@
  *      (and both step-1 losses);
  *   3. measured peak bytes of our step (memory ledger) vs estimateLoraSessionBytes.
  */
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from '@playwright/test';
-import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { parseHfConfig, SeededRandom, streamWindows } from '@fedllm/core';
 import { brownPlainText, loadTokenizerDir } from '@fedllm/core/node';
+import { REPO_ROOT, withHeadlessPage } from '../browser/headlessChromium';
 import { parseCliArgs, positiveInt, positiveNumber, runCli, UsageError } from './cliSupport';
 import { DEFAULT_MODEL_DIR } from './defaults';
+// The page's API types (DOM-free, so this DOM-less tsconfig checks them too).
+import type { BenchBatch, BenchOptions, BenchResult, MatmulRow, TrainingRun } from '@fedllm/core';
 
 const USAGE =
   'npm run bench -- [--model <dir>] [--iters N] [--steps N] [--batch B] [--seq T] [--rank R] [--lr X] [--parts matmul,training,memory] [--json] [--timeout-min N]';
-
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run',
-];
-
-// Structural copies of the page's types (apps/web-client/test-pages/bench.ts): this tsconfig has no DOM.
-interface BenchBatch { inputIds: number[]; targets: number[] }
-interface BenchOptions {
-  batch: number; seqLen: number; iters: number; warmup: number; steps: number; rank: number; alpha: number; lr: number;
-  seed: number; batches: BenchBatch[]; smallPlanLayers: number[]; parts: { matmul: boolean; training: boolean; memory: boolean };
-}
-interface MatmulTiming { msPerIter: number; gflops: number }
-interface MatmulRow {
-  op: string; targets: string; transA: boolean; transB: boolean; M: number; N: number; R: number; flop: number; iters: number; warmup: number;
-  ours: MatmulTiming; tfjs: MatmulTiming & { program: string }; relDiff: number;
-}
-interface TrainingRun { impl: string; losses: number[]; stepMs: number[]; tokensPerSec: number; setupMs: number; dispatchesPerStep: number; submitsPerStep: number }
-interface MemoryRow { plan: string; layers: number; peakBytes: number; estimateBytes: number; byKind: Record<string, number>; stepMs: number; loss: number }
-interface BenchResult {
-  device: { vendor: string; architecture: string; device: string; description: string };
-  tfjs: { version: string; backend: string; gpuBytesAllocated?: number; numTensors: number };
-  model: {
-    vocabSize: number; hiddenSize: number; intermediateSize: number; numLayers: number; numHeads: number;
-    numKvHeads: number; headDim: number; tieWordEmbeddings: boolean; params: number;
-  };
-  shape: { batch: number; seqLen: number; tokens: number; rank: number; alpha: number; targets: string[] };
-  matmul: MatmulRow[];
-  training?: { ours: TrainingRun; tfjs: TrainingRun };
-  memory: MemoryRow[];
-  totalMs: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => (port ? res(port) : rej(new Error('could not find a free port'))));
-    });
-  });
-}
-
-/** Serves the files directly inside `dir` at /model/<name> (no subdirectories, no traversal). */
-function modelFilesPlugin(dir: string): Plugin {
-  return {
-    name: 'bench-model-files',
-    configureServer(server) {
-      server.middlewares.use('/model', (req, res, next) => {
-        const name = decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/+/, '');
-        if (!/^[\w][\w.-]*$/.test(name)) return next();
-        const path = join(dir, name);
-        stat(path).then((st) => {
-          if (!st.isFile()) return next();
-          res.setHeader('Content-Type', name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-          res.setHeader('Content-Length', String(st.size));
-          res.setHeader('Cache-Control', 'no-store');
-          createReadStream(path).on('error', next).pipe(res);
-        }, () => next());
-      });
-    },
-  };
-}
 
 /** Token batches from the Brown validation split (the model's own tokenizer); random ids as a fallback. */
 async function makeBatches(modelDir: string, vocabSize: number, B: number, T: number, count: number, seed: number): Promise<{ batches: BenchBatch[]; source: string }> {
@@ -253,68 +185,41 @@ async function main(): Promise<void> {
     lr: positiveNumber(args.lr, 1e-3, 'lr'), seed: 1234, batches, smallPlanLayers: config.numLayers >= 2 ? [0, 1] : [0], parts,
   };
 
-  let server: ViteDevServer | undefined;
-  let browser: Browser | undefined;
-  const cleanup = async () => {
-    await browser?.close().catch(() => undefined);
-    browser = undefined;
-    await server?.close().catch(() => undefined);
-    server = undefined;
-  };
-  const onSignal = () => { void cleanup().then(() => process.exit(130)); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const port = await freePort();
-    server = await createServer({
-      configFile: join(REPO_ROOT, 'vite.config.ts'),
-      root: join(REPO_ROOT, 'apps/web-client'),
+  const { result, load, wallMs } = await withHeadlessPage({
+    path: '/test-pages/bench.html',
+    modelDir,
+    vite: {
       // Own dependency cache: other Vite servers (browser tests) may be optimizing at the same time.
       cacheDir: join(REPO_ROOT, 'node_modules/.vite-bench'),
       logLevel: 'warn',
-      clearScreen: false,
-      server: { host: '127.0.0.1', port, strictPort: true, hmr: false, watch: null },
       optimizeDeps: {
         entries: ['test-pages/bench.html'],
         include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'],
       },
-      plugins: [modelFilesPlugin(modelDir)],
-    });
-    await server.listen();
-    const base = `http://127.0.0.1:${port}`;
-    console.error(`[bench] vite dev server on ${base}; launching Chromium`);
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
-    const page = await browser.newPage();
-    page.on('console', (msg) => {
+    },
+    onListening: (base) => console.error(`[bench] vite dev server on ${base}; launching Chromium`),
+    onConsole: (msg) => {
       const text = msg.text();
       if (text.startsWith('[bench]')) console.error(`${text} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       else if (msg.type() === 'error' || msg.type() === 'warning') console.error(`[page ${msg.type()}] ${text}`);
-    });
-    page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-    await page.goto(`${base}/test-pages/bench.html`);
+    },
+    onPageError: (e) => console.error(`[page error] ${e.message}`),
+    timeout: { ms: timeoutMs, message: `bench did not finish within ${timeoutMs / 60_000} min (--timeout-min)` },
+  }, async (page) => {
     await page.waitForFunction(() => typeof (globalThis as { runBench?: unknown }).runBench === 'function', undefined, { timeout: 180_000 });
     const files = { config: '/model/config.json', weights: '/model/model.safetensors' };
-    const run = page.evaluate(
+    const result = await (page.evaluate(
       ({ files, opts }) => (globalThis as unknown as { runBench: (f: unknown, o: unknown) => Promise<unknown> }).runBench(files, opts),
       { files, opts },
-    ) as Promise<BenchResult>;
-    const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`bench did not finish within ${timeoutMs / 60_000} min (--timeout-min)`)), timeoutMs);
-    });
-    const result = await Promise.race([run, timeout]);
-    const load = { start: loadStart, end: loadavg()[0] };
-    if (args.json) {
-      console.log(JSON.stringify({ model: modelDir, data: source, options: { ...opts, batches: opts.batches.length }, load, result }, null, 2));
-    } else {
-      console.log(report(result, modelDir.startsWith(REPO_ROOT) ? modelDir.slice(REPO_ROOT.length) : modelDir, source, opts, load));
-      console.log(`wall time incl. server and browser start: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    }
-  } finally {
-    if (timer) clearTimeout(timer);
-    await cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    ) as Promise<BenchResult>);
+    // Measured before the browser and the server are closed.
+    return { result, load: { start: loadStart, end: loadavg()[0] }, wallMs: performance.now() - t0 };
+  });
+  if (args.json) {
+    console.log(JSON.stringify({ model: modelDir, data: source, options: { ...opts, batches: opts.batches.length }, load, result }, null, 2));
+  } else {
+    console.log(report(result, modelDir.startsWith(REPO_ROOT) ? modelDir.slice(REPO_ROOT.length) : modelDir, source, opts, load));
+    console.log(`wall time incl. server and browser start: ${(wallMs / 1000).toFixed(1)} s`);
   }
 }
 
