@@ -53,6 +53,8 @@ const BIAS: Record<LoraTarget, keyof LayerWeights> = {
  */
 export class LoraTrainingSession {
   private stepCount = 0;
+  /** Set while a step/logits/readLora call is in flight: they share staging buffers and the queue. */
+  private busy = false;
   private constructor(
     readonly ctx: GpuContext,
     readonly ledger: GpuMemoryLedger,
@@ -97,8 +99,12 @@ export class LoraTrainingSession {
         if (!b) throw new Error(`session: no buffer "${name}" in the layout`);
         return b;
       };
+      const elements = new Map(layout.map((b) => [b.name, b.elements]));
       const upload = (name: string, t: Tensor | undefined) => {
         if (!t) throw new Error(`session: weights for "${name}" are missing`);
+        if (t.data.length !== elements.get(name)) {
+          throw new RangeError(`session: "${name}" has ${t.data.length} values, the model config needs ${elements.get(name)}`);
+        }
         device.queue.writeBuffer(buf(name), 0, t.data as Float32Array<ArrayBuffer>);
       };
       // Weights and LoRA.
@@ -148,8 +154,22 @@ export class LoraTrainingSession {
     }
   }
 
+  private async exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new Error(`${what}: the session is busy; await the previous call first`);
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
   /** One AdamW step on the batch; returns the batch's mean loss before the update. */
-  async step(batch: TokenBatch, lr = this.spec.optimizer?.lr ?? 0): Promise<StepResult> {
+  step(batch: TokenBatch, lr = this.spec.optimizer?.lr ?? 0): Promise<StepResult> {
+    return this.exclusive('step', () => this.runStep(batch, lr));
+  }
+
+  private async runStep(batch: TokenBatch, lr: number): Promise<StepResult> {
     if (this.ctx.lostError) throw this.ctx.lostError;
     if (!this.ce) throw new Error('step: this session was built without LoRA (forward only)');
     const { batch: B, seqLen: T, config } = this.spec;
@@ -162,9 +182,11 @@ export class LoraTrainingSession {
     const q = this.ctx.device.queue;
     q.writeBuffer(this.buffers.get('io.inputIds')!, 0, Int32Array.from(batch.inputIds));
     q.writeBuffer(this.buffers.get('io.targets')!, 0, Int32Array.from(batch.targets));
+    if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`step: learning rate must be a finite number >= 0, got ${lr}`);
     this.ce.setGradScale(1 / count);
-    this.stepCount++;
-    for (const d of this.optimizers) d.updateHyperparameters({ lr, step: this.stepCount });
+    const stepNumber = this.stepCount + 1;
+    for (const d of this.optimizers) d.updateHyperparameters({ lr, step: stepNumber });
+    this.stepCount = stepNumber;
     const enc = this.ctx.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     for (const d of this.dispatches) recordDispatch(pass, d);
@@ -182,7 +204,11 @@ export class LoraTrainingSession {
   }
 
   /** Next-token logits [B*T, vocab] of a batch of token ids (forward only; needs readLogits). */
-  async logits(inputIds: Int32Array): Promise<Float32Array> {
+  logits(inputIds: Int32Array): Promise<Float32Array> {
+    return this.exclusive('logits', () => this.runLogits(inputIds));
+  }
+
+  private async runLogits(inputIds: Int32Array): Promise<Float32Array> {
     if (this.ctx.lostError) throw this.ctx.lostError;
     const { batch: B, seqLen: T, config } = this.spec;
     const staging = this.buffers.get('io.logitsReadback');
@@ -203,7 +229,11 @@ export class LoraTrainingSession {
   }
 
   /** The current LoRA weights, read back from the GPU. */
-  async readLora(): Promise<LoraAdapter> {
+  readLora(): Promise<LoraAdapter> {
+    return this.exclusive('readLora', () => this.runReadLora());
+  }
+
+  private async runReadLora(): Promise<LoraAdapter> {
     if (this.ctx.lostError) throw this.ctx.lostError;
     if (!this.spec.lora) throw new Error('readLora: this session has no LoRA');
     const staging = this.buffers.get('io.loraReadback')!;

@@ -57,3 +57,11 @@ test('a forward-only session gives the CPU engine\'s logits (plans with skipped 
     expect(r.maxAbsErr, c.name).toBeLessThanOrEqual(1e-4 * Math.max(1, r.maxAbsRef));
   }
 });
+
+test('overlapping calls and a bad learning rate are refused without corrupting the session', async ({ page }) => {
+  const r = await page.evaluate((c) => kernelHarness.sessionBusy(c), cases[0]);
+  expect(r.second).toMatch(/session is busy/);
+  expect(Number.isFinite(r.afterwards)).toBe(true);
+  expect(r.badLr).toMatch(/^RangeError: step: learning rate must be a finite number/);
+  expect(Number.isFinite(r.stepAfterBadLr)).toBe(true);
+});

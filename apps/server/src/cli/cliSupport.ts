@@ -62,3 +62,11 @@ export function requireArg(v: string | undefined, name: string): string {
   if (v === undefined || v === '') throw new UsageError(`--${name} is required`);
   return v;
 }
+
+/** Seeds and similar: any integer >= 0. */
+export function nonNegativeInt(v: string | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be an integer >= 0, got "${v}"`);
+  return n;
+}

@@ -7,7 +7,7 @@ import {
 } from '@fedllm/core';
 import { loadTask, saveAdapterDir } from '@fedllm/core/node';
 import { DEFAULT_MODEL_DIR } from './defaults';
-import { runCli, parseCliArgs, positiveInt, positiveNumber, UsageError } from './cliSupport';
+import { runCli, parseCliArgs, positiveInt, positiveNumber, nonNegativeInt, UsageError } from './cliSupport';
 import { loadForCli } from './loadForCli';
 
 const USAGE = 'npm start -- [--model <dir>] [--task spam|brown-genre] [--steps N] [--batch-size B] [--rank R] [--alpha A] [--targets q,v,..] [--lr LR] [--eval-limit N] [--out <dir>]';
@@ -28,7 +28,7 @@ await runCli(USAGE, async () => {
   const alpha = positiveNumber(a.alpha, 16, 'alpha');
   const lr = positiveNumber(a.lr, 3e-3, 'lr');
   const evalLimit = positiveInt(a['eval-limit'], 200, 'eval-limit');
-  const seed = positiveInt(a.seed, 1, 'seed');
+  const seed = nonNegativeInt(a.seed, 1, 'seed');
   const out = a.out ?? `runs/finetune-${a.task}`;
   const log = (s: string) => console.log(`[finetune] ${s}`);
 

@@ -1,7 +1,7 @@
 // npm run generate -- --model <dir> --prompt "text" [--max-new-tokens 60] [--temperature 0.8] [--top-k 40] [--seed 1]
 import { generateTokens, SeededRandom } from '@fedllm/core';
 import { DEFAULT_MODEL_DIR } from './defaults';
-import { runCli, parseCliArgs, requireArg, positiveInt, UsageError } from './cliSupport';
+import { runCli, parseCliArgs, requireArg, positiveInt, nonNegativeInt, UsageError } from './cliSupport';
 import { loadForCli } from './loadForCli';
 
 const USAGE = 'npm run generate -- [--model <dir>] --prompt <text> [--max-new-tokens N] [--temperature T] [--top-k K] [--seed S] [--adapter <dir>]';
@@ -20,7 +20,7 @@ await runCli(USAGE, async () => {
   const out = generateTokens(model, eos !== undefined ? [eos, ...ids] : ids, {
     maxNewTokens: positiveInt(a['max-new-tokens'], 60, 'max-new-tokens'),
     temperature, topK: positiveInt(a['top-k'], 40, 'top-k'),
-    rng: new SeededRandom(positiveInt(a.seed, 1, 'seed')),
+    rng: new SeededRandom(nonNegativeInt(a.seed, 1, 'seed')),
     stopIds: eos !== undefined ? [eos] : [], lora: adapter, plan,
   });
   process.stdout.write(prompt + tokenizer!.decode(out) + '\n');

@@ -24,6 +24,9 @@ await runCli(USAGE, async () => {
   if (a.engine !== 'cpu') throw new UsageError(`unknown --engine "${a.engine}"; engines: cpu, webgpu`);
   const { model, adapter, plan } = await loadForCli(requireArg(a.model, 'model'), { adapter: a.adapter, layers: a.layers, maxSeqLen: tokens.length });
   const T = tokens.length;
+  if (T > model.config.maxPositionEmbeddings) {
+    throw new UsageError(`${T} tokens exceed the model's ${model.config.maxPositionEmbeddings} positions`);
+  }
   const V = model.config.vocabSize;
   const logits = model.logits({ B: 1, T, inputIds: Int32Array.from(tokens), targets: new Int32Array(T).fill(-1) }, { lora: adapter, plan });
   const rows: number[][] = [];

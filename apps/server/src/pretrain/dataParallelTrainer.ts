@@ -52,12 +52,19 @@ export class DataParallelTrainer {
     }
   }
 
-  private run(w: Worker, req: GradRequest): Promise<GradReply> {
+  private run(w: Worker, req: GradRequest): Promise<{ lossSum: number; count: number }> {
     return new Promise((resolve, reject) => {
-      const onMsg = (r: GradReply) => { w.off('error', onErr); resolve(r); };
-      const onErr = (e: Error) => { w.off('message', onMsg); reject(e); };
-      w.once('message', onMsg);
-      w.once('error', onErr);
+      const done = () => { w.off('message', onMsg); w.off('error', onErr); w.off('exit', onExit); };
+      const onMsg = (r: GradReply) => {
+        done();
+        if ('error' in r) reject(new Error(`gradient worker: ${r.error}`));
+        else resolve(r);
+      };
+      const onErr = (e: Error) => { done(); reject(e); };
+      const onExit = (code: number) => { done(); reject(new Error(`gradient worker exited (code ${code})`)); };
+      w.on('message', onMsg);
+      w.on('error', onErr);
+      w.on('exit', onExit);
       w.postMessage(req);
     });
   }
@@ -68,7 +75,7 @@ export class DataParallelTrainer {
     for (const t of batch.targets) if (t !== -1) count++;
     if (count === 0) throw new Error('step: batch has no counted targets');
     const n = this.workers.length, per = Math.ceil(batch.B / n);
-    const jobs: Promise<GradReply>[] = [];
+    const jobs: Promise<{ lossSum: number; count: number }>[] = [];
     for (let i = 0; i < n; i++) {
       const b0 = i * per, b1 = Math.min(batch.B, b0 + per);
       if (b0 >= b1) break;

@@ -17,17 +17,19 @@ export interface GradRequest {
   gradDivisor: number;
 }
 
-export interface GradReply {
-  lossSum: number;
-  count: number;
-}
+export type GradReply = { lossSum: number; count: number } | { error: string };
 
 const init = workerData as GradWorkerInit;
 const model = new LlamaModel(init.config, init.weights, init.maxSeqLen);
 const gradParams = listModelParams(init.grads);
 
 parentPort!.on('message', (req: GradRequest) => {
-  for (const p of gradParams) p.tensor.data.fill(0);
-  const r = model.lossAndGrad(req.batch, {}, { base: init.grads }, req.gradDivisor);
-  parentPort!.postMessage({ lossSum: r.lossSum, count: r.count } satisfies GradReply);
+  // Errors go back as a reply: an exception here would kill the thread and leave the trainer waiting.
+  try {
+    for (const p of gradParams) p.tensor.data.fill(0);
+    const r = model.lossAndGrad(req.batch, {}, { base: init.grads }, req.gradDivisor);
+    parentPort!.postMessage({ lossSum: r.lossSum, count: r.count } satisfies GradReply);
+  } catch (e) {
+    parentPort!.postMessage({ error: (e as Error).message } satisfies GradReply);
+  }
 });

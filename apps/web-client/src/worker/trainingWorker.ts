@@ -5,7 +5,7 @@ import {
   estimateLoraSessionBytes, loraFromPeft, loraToPeftTensors, parseSafetensors, peftAdapterConfig, serializeSafetensors,
   weightsFromHfTensors, type TrainingWorkerApi, type WorkerTrainRequest, type WorkerTrainResult,
 } from '@fedllm/core';
-import { createGpuContext, LoraTrainingSession, type GpuContext } from '@fedllm/kernels';
+import { createGpuContext, KernelSet, LoraTrainingSession, type GpuContext } from '@fedllm/kernels';
 
 let ctxPromise: Promise<GpuContext> | undefined;
 
@@ -15,16 +15,32 @@ let ctxPromise: Promise<GpuContext> | undefined;
  * gets a fresh device.
  */
 async function gpu(): Promise<GpuContext> {
-  if (ctxPromise && (await ctxPromise).lostError) ctxPromise = undefined;
-  ctxPromise ??= createGpuContext();
+  const current = ctxPromise;
+  if (current) {
+    const ctx = await current.catch(() => undefined);
+    if (ctx && !ctx.lostError) return ctx;
+    if (ctxPromise === current) ctxPromise = undefined; // lost, or creation failed: start over
+  }
+  // One creation at a time: concurrent callers share it; a failed creation is not cached.
+  ctxPromise ??= createGpuContext().catch((e: unknown) => {
+    ctxPromise = undefined;
+    throw e;
+  });
   return ctxPromise;
+}
+
+/** Compiled pipelines are per device: keep one KernelSet for the current device. */
+let kernels: { device: GPUDevice; set: KernelSet } | undefined;
+function kernelSet(ctx: GpuContext): KernelSet {
+  if (kernels?.device !== ctx.device) kernels = { device: ctx.device, set: new KernelSet(ctx.device) };
+  return kernels.set;
 }
 
 async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
   const ctx = await gpu();
   const { config, plan, batches } = req;
   const n = batches.batch * batches.seqLen;
-  if (!(req.steps >= 1) || batches.inputIds.length < n || batches.inputIds.length % n !== 0 || batches.targets.length !== batches.inputIds.length) {
+  if (!Number.isInteger(req.steps) || req.steps < 1 || batches.inputIds.length < n || batches.inputIds.length % n !== 0 || batches.targets.length !== batches.inputIds.length) {
     throw new RangeError(`train: need ${req.steps} step(s) of ${batches.batch}x${batches.seqLen} tokens; got ${batches.inputIds.length} ids and ${batches.targets.length} targets`);
   }
   const weights = weightsFromHfTensors(config, parseSafetensors(new Uint8Array(req.baseTensors)), { layers: plan.layers.map((l) => l.index) });
@@ -32,7 +48,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
   const t0 = performance.now();
   const session = await LoraTrainingSession.create(ctx, {
     config, plan, weights, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr },
-  });
+  }, kernelSet(ctx));
   try {
     const buildMs = performance.now() - t0;
     const available = batches.inputIds.length / n;

@@ -24,6 +24,7 @@ export function lmPerplexity(
     sum += r.lossSum;
     count += r.count;
   }
+  if (count === 0) throw new Error('lmPerplexity: the documents have no tokens to score');
   return { perplexity: Math.exp(sum / count), nll: sum / count, tokens: count };
 }
 

@@ -115,7 +115,9 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   add('final.invRms', 'activations', M);
   add('logits', 'activations', M * V);
   if (s.readLogits) add('io.logitsReadback', 'io', M * V);
-  // Backward scratch, shared by all layers (one layer's backward runs at a time).
+  // Backward scratch, shared by all layers (one layer's backward runs at a time); a forward-only
+  // session (no LoRA targets) has no backward.
+  if (s.lora.targets.length === 0) return out;
   add('grad.stream', 'scratch', M * H);
   add('grad.stream2', 'scratch', M * H);
   add('grad.norm', 'scratch', M * H);

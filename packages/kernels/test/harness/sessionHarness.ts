@@ -118,3 +118,20 @@ export async function forwardLogits(c: SessionCase): Promise<{ maxAbsErr: number
   }
   return { maxAbsErr, maxAbsRef, n: got.length };
 }
+
+/** Overlapping calls on one session are refused (they share staging buffers), not corrupted. */
+export async function sessionBusy(c: SessionCase): Promise<{ second: string; afterwards: number; badLr: string; stepAfterBadLr: number }> {
+  const ctx = await createGpuContext();
+  const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.1);
+  const s = await LoraTrainingSession.create(ctx, { config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen, optimizer: { lr: c.lr } });
+  const data = batches(c)[0];
+  const first = s.step(data);
+  const second = await s.step(data).then(() => 'no error', (e: Error) => e.message);
+  await first;
+  const afterwards = (await s.step(data)).loss;
+  const badLr = await s.step(data, Number.NaN).then(() => 'no error', (e: Error) => `${e.name}: ${e.message}`);
+  const stepAfterBadLr = (await s.step(data)).loss;
+  s.destroy();
+  ctx.device.destroy();
+  return { second, afterwards, badLr, stepAfterBadLr };
+}
