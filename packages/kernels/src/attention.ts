@@ -1,21 +1,13 @@
+import type { AttentionShape } from '@fedllm/core';
 import attentionWgsl from './attention.wgsl?raw';
 import { PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Dispatch } from './dispatch';
 import type { GpuMemoryLedger } from './memoryLedger';
 
 /**
- * Shape of a causal grouped-query attention call; structurally the same as the CPU engine's
- * AttentionShape (@fedllm/core), so either can be passed.
+ * The CPU engine's attention shape (nHeads a multiple of nKvHeads; query head h reads kv head
+ * floor(h / (nHeads / nKvHeads)); window absent or 0: no sliding window).
  */
-export interface AttentionKernelShape {
-  B: number;
-  T: number;
-  nHeads: number;
-  /** nHeads must be a multiple of nKvHeads; query head h reads kv head floor(h / (nHeads / nKvHeads)). */
-  nKvHeads: number;
-  headDim: number;
-  /** Mistral sliding window: position t attends to u with t - window < u <= t. Absent or 0: none. */
-  window?: number;
-}
+export type AttentionKernelShape = AttentionShape;
 
 export interface AttentionForwardBuffers {
   /** [B*T, nHeads*headDim], RoPE already applied. */
