@@ -16,7 +16,9 @@ export async function loadForCli(
   const layers = o.layers ? intList(o.layers, 'layers') : undefined;
   const loaded = await loadModelDir(dir, { layers });
   const model = new LlamaModel(loaded.config, loaded.weights, o.maxSeqLen);
-  const tokenizer = o.needTokenizer || loaded.tokenizerJson ? await loadTokenizerDir(dir) : undefined;
+  // Only commands that read or write text load the tokenizer: logits takes ids, and must work for
+  // checkpoints whose tokenizer.json this library cannot parse.
+  const tokenizer = o.needTokenizer ? await loadTokenizerDir(dir) : undefined;
   const adapter = o.adapter ? await loadAdapterDir(o.adapter, loaded.config) : undefined;
   return { model, tokenizer, adapter, plan: layers ? planKeepingLayers(layers) : undefined };
 }
