@@ -10,5 +10,6 @@ export * from './rope';
 export * from './attention';
 export * from './crossEntropy';
 export * from './adamw';
+export * from './gradNorm';
 export * from './kernelSet';
 export * from './loraTrainingSession';

@@ -2,6 +2,7 @@ import { AttentionKernels } from './attention';
 import { AdamWKernels } from './adamw';
 import { CrossEntropyKernels } from './crossEntropy';
 import { ElementwiseKernels } from './elementwise';
+import { GradNormKernels } from './gradNorm';
 import { MatmulKernels } from './matmul';
 import { RmsNormKernels } from './rmsNorm';
 import { RopeKernels } from './rope';
@@ -15,6 +16,7 @@ export class KernelSet {
   readonly attention: AttentionKernels;
   readonly crossEntropy: CrossEntropyKernels;
   readonly adamw: AdamWKernels;
+  readonly gradNorm: GradNormKernels;
 
   constructor(readonly device: GPUDevice) {
     this.matmul = new MatmulKernels(device);
@@ -24,5 +26,6 @@ export class KernelSet {
     this.attention = new AttentionKernels(device);
     this.crossEntropy = new CrossEntropyKernels(device);
     this.adamw = new AdamWKernels(device);
+    this.gradNorm = new GradNormKernels(device);
   }
 }

@@ -28,7 +28,8 @@ export interface LoraSessionSpec {
   seqLen: number;
   /** Byte budget enforced by the ledger (default: unlimited). */
   budgetBytes?: number;
-  optimizer?: AdamWKernelOptions & { lr: number };
+  /** AdamW settings; clipNorm clips the global LoRA gradient norm first (as core's clipGradNorm). */
+  optimizer?: AdamWKernelOptions & { lr: number; clipNorm?: number };
 }
 
 const NO_LORA = { rank: 1, alpha: 1, targets: [] };
@@ -75,6 +76,7 @@ export class LoraTrainingSession {
     const device = ctx.device;
     const shape: LoraSessionShape = {
       config: c, plan: spec.plan, lora: spec.lora?.config ?? NO_LORA, batch: spec.batch, seqLen: spec.seqLen, readLogits: spec.readLogits,
+      clipNorm: spec.optimizer?.clipNorm,
     };
     const buffers = new Map<string, GPUBuffer>();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -138,9 +140,19 @@ export class LoraTrainingSession {
       const ce = g.crossEntropy;
       const optimizers: AdamWDispatch[] = [];
       if (loraParams.length && !spec.optimizer) throw new Error('session: a LoRA session needs optimizer settings');
+      const gradOf = (p: (typeof loraParams)[number]) => buf(`${p.name.slice(0, -1)}grad${p.which}`);
+      const clipNorm = spec.optimizer?.clipNorm;
+      if (clipNorm !== undefined && loraParams.length) {
+        const parts = buf('grad.normParts'), scale = buf('grad.clipScale');
+        for (const [i, p] of loraParams.entries()) dispatches.push(await kernels.gradNorm.prepareSumSquares(ledger, `clip.sum.${p.name}`, p.floats, gradOf(p), parts, i));
+        dispatches.push(await kernels.gradNorm.prepareClipScale(ledger, 'clip.scale', loraParams.length, clipNorm, parts, scale));
+        for (const p of loraParams) dispatches.push(await kernels.gradNorm.prepareScaleInPlace(ledger, `clip.apply.${p.name}`, p.floats, gradOf(p), scale));
+      }
       for (const p of loraParams) {
         const base = p.name.slice(0, -1);
-        const { lr, ...opts } = spec.optimizer!;
+        const { lr, clipNorm: _clip, ...given } = spec.optimizer!;
+        // Options given as undefined keep the kernel's defaults.
+        const opts = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as AdamWKernelOptions;
         optimizers.push(await kernels.adamw.prepare(
           ledger, `adamw.${p.name}`, p.floats, opts, { lr, step: 1 },
           buf(p.name), buf(`${base}grad${p.which}`), buf(`${base}m${p.which}`), buf(`${base}v${p.which}`),

@@ -22,6 +22,12 @@ const cases: SessionCase[] = [
     plan: { layers: [0, 1, 2, 3].map((index) => ({ index, attention: true, mlp: true })) },
     batch: 3, seqLen: 7, steps: 20, lr: 5e-3, seed: 2,
   },
+  {
+    name: 'global gradient-norm clipping (large AdamW eps, so the gradient scale matters)',
+    config: base,
+    plan: { layers: [0, 1, 2, 3].map((index) => ({ index, attention: index !== 1, mlp: true })) },
+    batch: 2, seqLen: 9, steps: 12, lr: 5, seed: 3, clipNorm: 0.05, eps: 1,
+  },
 ];
 
 test.beforeEach(async ({ page }) => {
@@ -37,9 +43,15 @@ test('a 20-step WebGPU LoRA training run follows the CPU reference loss curve', 
       expect(Math.abs(r.gpuLosses[s] - cpu) / cpu, `${r.name}, step ${s}: gpu ${r.gpuLosses[s]} vs cpu ${cpu}`).toBeLessThan(1e-3);
     });
     expect(r.cpuLosses[r.cpuLosses.length - 1], `${r.name}: training must reduce the loss`).toBeLessThan(r.cpuLosses[0] * 0.9);
+    if (r.cpuUnclippedLosses) {
+      const gap = Math.max(...r.cpuUnclippedLosses.map((u, s) => Math.abs(u - r.cpuLosses[s]) / r.cpuLosses[s]));
+      expect(gap, `${r.name}: clipping must change this run for the comparison to mean anything`).toBeGreaterThan(1e-2);
+    }
     expect(r.maxLoraDiff, `${r.name}: trained LoRA weights`).toBeLessThan(1e-3 * Math.max(1, r.maxLoraAbs));
     expect(r.peakBytes, `${r.name}: peak vs estimate`).toBeGreaterThanOrEqual(r.estimateBytes);
-    expect(r.peakBytes, `${r.name}: peak vs estimate`).toBeLessThanOrEqual(r.estimateBytes * 1.05);
+    // The estimate leaves out the uniform buffers (16-48 bytes per dispatch, ~11 KB for the default model):
+    // allow them as an absolute 16 KiB, which is large next to these toy models and negligible for real ones.
+    expect(r.peakBytes, `${r.name}: peak vs estimate`).toBeLessThanOrEqual(r.estimateBytes + 16384);
   }
 });
 

@@ -47,7 +47,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
   const lora = loraFromPeft(peftAdapterConfig({ config: req.loraConfig, layers: new Map() }, config, 'worker'), parseSafetensors(new Uint8Array(req.lora)), config);
   const t0 = performance.now();
   const session = await LoraTrainingSession.create(ctx, {
-    config, plan, weights, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr },
+    config, plan, weights, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr, clipNorm: req.clipNorm },
   }, kernelSet(ctx));
   try {
     const buildMs = performance.now() - t0;
@@ -67,7 +67,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
       lora: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
       losses,
       peakBytes: session.peakBytes,
-      estimateBytes: estimateLoraSessionBytes({ config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen }).totalBytes,
+      estimateBytes: estimateLoraSessionBytes({ config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen, clipNorm: req.clipNorm }).totalBytes,
       tokensPerSecond: (req.steps * n) / (totalMs / 1000),
       buildMs,
       stepMs,

@@ -27,7 +27,9 @@ export class AdamW {
   readonly opts: Required<AdamWOptions>;
 
   constructor(readonly params: OptimizedParam[], opts: AdamWOptions) {
-    this.opts = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...opts };
+    this.opts = { lr: opts.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+    // Explicitly undefined options keep their defaults.
+    for (const [k, v] of Object.entries(opts)) if (v !== undefined) (this.opts as Record<string, number>)[k] = v;
     if (!(this.opts.lr >= 0)) throw new Error(`AdamW: learning rate must be >= 0, got ${opts.lr}`);
     this.m = params.map((p) => allocLike(p.tensor.data, p.tensor.data.length));
     this.v = params.map((p) => allocLike(p.tensor.data, p.tensor.data.length));

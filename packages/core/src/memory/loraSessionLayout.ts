@@ -22,6 +22,8 @@ export interface LoraSessionShape {
   seqLen: number;
   /** Also allocate a staging buffer to read the logits back (inference / conformance runs). */
   readLogits?: boolean;
+  /** Global gradient-norm clipping of the LoRA gradients (adds two tiny scratch buffers). */
+  clipNorm?: number;
 }
 
 const ATTN_TARGETS: LoraTarget[] = ['q', 'k', 'v', 'o'];
@@ -51,7 +53,7 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   add('io.lossReadback', 'io', M);
   // A column of ones: bias adds run as a rank-1 matmul ones[M,1]·bias[1,N], so biases need no kernel of their own.
   if (c.attentionBias || c.oProjBias || c.mlpBias) add('io.ones', 'io', M);
-  let loraFloats = 0;
+  let loraFloats = 0, loraTensors = 0;
 
   const maxScratch = { attn: false, mlp: false };
   for (const l of s.plan.layers) {
@@ -105,6 +107,7 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
         add(`${q}.vB`, 'optimizer', fout * r);
         add(`${q}.mid`, 'activations', M * r);
         loraFloats += r * fin + fout * r;
+        loraTensors += 2;
       }
     }
   }
@@ -118,6 +121,10 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   // Backward scratch, shared by all layers (one layer's backward runs at a time); a forward-only
   // session (no LoRA targets) has no backward.
   if (s.lora.targets.length === 0) return out;
+  if (s.clipNorm && loraTensors > 0) {
+    add('grad.normParts', 'scratch', loraTensors);
+    add('grad.clipScale', 'scratch', 1);
+  }
   add('grad.stream', 'scratch', M * H);
   add('grad.stream2', 'scratch', M * H);
   add('grad.norm', 'scratch', M * H);

@@ -34,6 +34,8 @@ export interface WorkerTrainRequest {
   batches: WorkerBatches;
   steps: number;
   lr: number;
+  /** Global LoRA gradient-norm clipping (none when absent). */
+  clipNorm?: number;
   /** GPU memory the session may use; building fails with GpuBudgetExceededError above it. */
   budgetBytes: number;
 }

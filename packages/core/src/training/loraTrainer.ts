@@ -9,6 +9,8 @@ export interface LoraTrainingOptions {
   lr: number;
   weightDecay?: number;
   clipNorm?: number;
+  /** AdamW epsilon (default 1e-8). */
+  eps?: number;
   plan?: SubmodelPlan;
 }
 
@@ -26,7 +28,7 @@ export class LoraTrainer {
     this.grads = zeroLoraGradsLike(adapter);
     this.gradList = listLoraParams(this.grads).map((p) => p.tensor.data);
     this.optimizer = new AdamW(listLoraParams(adapter).map((p) => ({ tensor: p.tensor })), {
-      lr: opts.lr, weightDecay: opts.weightDecay ?? 0,
+      lr: opts.lr, weightDecay: opts.weightDecay ?? 0, eps: opts.eps,
     });
   }
 

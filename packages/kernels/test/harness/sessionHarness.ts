@@ -13,11 +13,17 @@ export interface SessionCase {
   steps: number;
   lr: number;
   seed: number;
+  /** Global gradient-norm clipping on both engines. */
+  clipNorm?: number;
+  /** AdamW epsilon on both engines (a large eps makes Adam sensitive to gradient scale). */
+  eps?: number;
 }
 
 export interface SessionResult {
   name: string;
   cpuLosses: number[];
+  /** The CPU run again without clipping (only for cases with clipNorm): shows clipping matters. */
+  cpuUnclippedLosses?: number[];
   gpuLosses: number[];
   maxLoraDiff: number;
   maxLoraAbs: number;
@@ -49,10 +55,16 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
     const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.1);
     const data = batches(c);
     const cpuLora = freshAdapter(c);
-    const cpu = new LoraTrainer(new LlamaModel(c.config, weights), cpuLora, { lr: c.lr, plan: c.plan });
+    const cpu = new LoraTrainer(new LlamaModel(c.config, weights), cpuLora, { lr: c.lr, plan: c.plan, clipNorm: c.clipNorm, eps: c.eps });
     const cpuLosses = Array.from({ length: c.steps }, (_, s) => cpu.step(data[s % data.length]));
+    let cpuUnclippedLosses: number[] | undefined;
+    if (c.clipNorm) {
+      const unclipped = new LoraTrainer(new LlamaModel(c.config, weights), freshAdapter(c), { lr: c.lr, plan: c.plan, eps: c.eps });
+      cpuUnclippedLosses = Array.from({ length: c.steps }, (_, s) => unclipped.step(data[s % data.length]));
+    }
     const session = await LoraTrainingSession.create(ctx, {
-      config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen, optimizer: { lr: c.lr },
+      config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen,
+      optimizer: { lr: c.lr, clipNorm: c.clipNorm, eps: c.eps },
     });
     const gpuLosses: number[] = [];
     for (let s = 0; s < c.steps; s++) gpuLosses.push((await session.step(data[s % data.length])).loss);
@@ -71,8 +83,8 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
         }
       }
     }
-    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen }).totalBytes;
-    out.push({ name: c.name, cpuLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes });
+    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm }).totalBytes;
+    out.push({ name: c.name, cpuLosses, cpuUnclippedLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes });
     session.destroy();
   }
   ctx.device.destroy();
