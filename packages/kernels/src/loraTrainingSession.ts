@@ -9,7 +9,7 @@ import { validateTokenIds } from './elementwise';
 import { validateTargets } from './crossEntropy';
 import type { GpuContext } from './gpuDevice';
 import { KernelSet } from './kernelSet';
-import { GpuMemoryLedger } from './memoryLedger';
+import { GpuMemoryLedger, GpuOutOfMemoryError } from './memoryLedger';
 import type { RopeTableBuffers } from './rope';
 
 export interface LoraSessionSpec {
@@ -80,6 +80,9 @@ export class LoraTrainingSession {
     };
     const buffers = new Map<string, GPUBuffer>();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    // createBuffer reports out-of-memory asynchronously: catch it for the whole build.
+    device.pushErrorScope('out-of-memory');
+    let scopeOpen = true;
     try {
       const layout = loraSessionBuffers(shape);
       const maxBinding = ctx.limits.maxStorageBufferBindingSize;
@@ -158,9 +161,13 @@ export class LoraTrainingSession {
           buf(p.name), buf(`${base}grad${p.which}`), buf(`${base}m${p.which}`), buf(`${base}v${p.which}`),
         ));
       }
+      scopeOpen = false;
+      const oom = await device.popErrorScope();
+      if (oom) throw new GpuOutOfMemoryError(`the GPU could not allocate the session's ${ledger.liveBytes} bytes: ${oom.message}`);
       ledger.seal();
       return new LoraTrainingSession(ctx, ledger, spec, buffers, forward, dispatches, ce, optimizers, loraParams);
     } catch (e) {
+      if (scopeOpen) await device.popErrorScope().catch(() => null);
       ledger.destroyAll();
       throw e;
     }

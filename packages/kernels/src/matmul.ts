@@ -35,6 +35,11 @@ export class MatmulKernels {
     requireFloats('matmul', 'A', a, s.M * s.R);
     requireFloats('matmul', 'B', b, s.R * s.N);
     requireFloats('matmul', 'C', c, s.M * s.N);
+    const grid: [number, number, number] = [Math.ceil(s.N / (TILE * WG)), Math.ceil(s.M / (TILE * WG)), 1];
+    const maxGrid = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (grid[0] > maxGrid || grid[1] > maxGrid) {
+      throw new RangeError(`matmul: ${s.M}x${s.N} needs a ${grid[0]}x${grid[1]} grid, over this device's ${maxGrid} workgroups per dimension`);
+    }
     const data = new ArrayBuffer(16);
     new Uint32Array(data, 0, 3).set([s.M, s.N, s.R]);
     new Float32Array(data, 12, 1)[0] = s.alpha ?? 1;
@@ -45,6 +50,6 @@ export class MatmulKernels {
       layout: pipeline.getBindGroupLayout(0),
       entries: [uniform, a, b, c].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
-    return { label, pipeline, bindGroup, workgroups: [Math.ceil(s.N / (TILE * WG)), Math.ceil(s.M / (TILE * WG)), 1] };
+    return { label, pipeline, bindGroup, workgroups: grid };
   }
 }

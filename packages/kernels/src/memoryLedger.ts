@@ -14,6 +14,11 @@ export class GpuBudgetExceededError extends Error {
   }
 }
 
+/** The GPU itself could not back the allocations (the budget allowed them, the device did not). */
+export class GpuOutOfMemoryError extends Error {
+  override name = 'GpuOutOfMemoryError';
+}
+
 export class LedgerSealedError extends Error {
   override name = 'LedgerSealedError';
 }
