@@ -78,6 +78,17 @@ function checkShape(device: GPUDevice, s: AttentionKernelShape): number {
   return w >= s.T ? 0 : w;
 }
 
+/** Size checks of the buffers the forward writes and the backward reads again; returns the q and k/v sizes. */
+function requireForwardBuffers(s: AttentionKernelShape, b: AttentionForwardBuffers): { qFloats: number; kvFloats: number } {
+  const qFloats = s.B * s.T * s.nHeads * s.headDim, kvFloats = s.B * s.T * s.nKvHeads * s.headDim;
+  requireFloats('attention', 'q', b.q, qFloats);
+  requireFloats('attention', 'k', b.k, kvFloats);
+  requireFloats('attention', 'v', b.v, kvFloats);
+  requireFloats('attention', 'out', b.out, qFloats);
+  requireFloats('attention', 'probs', b.probs, attentionProbsFloats(s));
+  return { qFloats, kvFloats };
+}
+
 function requireDistinct(writes: Record<string, GPUBuffer>, reads: Record<string, GPUBuffer>): void {
   const w = Object.entries(writes);
   for (let i = 0; i < w.length; i++) {
@@ -125,12 +136,7 @@ export class AttentionKernels {
     ledger: GpuMemoryLedger, label: string, s: AttentionKernelShape, b: AttentionForwardBuffers,
   ): Promise<Dispatch[]> {
     const window = checkShape(this.device, s);
-    const qFloats = s.B * s.T * s.nHeads * s.headDim, kvFloats = s.B * s.T * s.nKvHeads * s.headDim;
-    requireFloats('attention', 'q', b.q, qFloats);
-    requireFloats('attention', 'k', b.k, kvFloats);
-    requireFloats('attention', 'v', b.v, kvFloats);
-    requireFloats('attention', 'out', b.out, qFloats);
-    requireFloats('attention', 'probs', b.probs, attentionProbsFloats(s));
+    requireForwardBuffers(s, b);
     requireDistinct({ out: b.out, probs: b.probs }, { q: b.q, k: b.k, v: b.v });
     const u = this.uniform(ledger, label, s, window);
     return [
@@ -146,12 +152,7 @@ export class AttentionKernels {
     ledger: GpuMemoryLedger, label: string, s: AttentionKernelShape, b: AttentionBackwardBuffers,
   ): Promise<Dispatch[]> {
     const window = checkShape(this.device, s);
-    const qFloats = s.B * s.T * s.nHeads * s.headDim, kvFloats = s.B * s.T * s.nKvHeads * s.headDim;
-    requireFloats('attention', 'q', b.q, qFloats);
-    requireFloats('attention', 'k', b.k, kvFloats);
-    requireFloats('attention', 'v', b.v, kvFloats);
-    requireFloats('attention', 'out', b.out, qFloats);
-    requireFloats('attention', 'probs', b.probs, attentionProbsFloats(s));
+    const { qFloats, kvFloats } = requireForwardBuffers(s, b);
     requireFloats('attention', 'dOut', b.dOut, qFloats);
     requireFloats('attention', 'dq', b.dq, qFloats);
     requireFloats('attention', 'dk', b.dk, kvFloats);

@@ -1,5 +1,5 @@
 import {
-  buildRopeTables, loraScale, loraSessionBuffers, validatePlan, type LayerWeights, type LlamaWeights, type LoraAdapter,
+  buildRopeTables, LORA_TARGET_WEIGHTS, loraScale, targetDims, loraSessionBuffers, validatePlan, type LayerWeights, type LlamaWeights, type LoraAdapter,
   type LoraTarget, type ModelConfig, type SubmodelPlan, type Tensor, type TokenBatch, type LoraSessionShape,
 } from '@fedllm/core';
 import type { AdamWDispatch, AdamWKernelOptions } from './adamw';
@@ -38,13 +38,6 @@ export interface StepResult {
   loss: number;
   count: number;
 }
-
-const PROJ: Record<LoraTarget, keyof LayerWeights> = {
-  q: 'qProj', k: 'kProj', v: 'vProj', o: 'oProj', gate: 'gateProj', up: 'upProj', down: 'downProj',
-};
-const BIAS: Record<LoraTarget, keyof LayerWeights> = {
-  q: 'qBias', k: 'kBias', v: 'vBias', o: 'oBias', gate: 'gateBias', up: 'upBias', down: 'downBias',
-};
 
 /**
  * LoRA fine-tuning of a (sub)model on WebGPU: the same computation as the CPU engine's
@@ -137,7 +130,7 @@ export class LoraTrainingSession {
         }
       }
       const rope = kernels.rope.uploadTables(ledger, 'rope', buildRopeTables(c, spec.seqLen));
-      const g = new GraphBuilder(kernels, ledger, spec, buf, rope);
+      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope);
       const forward = await g.forward();
       const dispatches = spec.lora ? [...forward, ...(await g.backward())] : forward;
       const ce = g.crossEntropy;
@@ -292,19 +285,20 @@ class GraphBuilder {
 
   constructor(
     private readonly k: KernelSet, private readonly ledger: GpuMemoryLedger, private readonly spec: LoraSessionSpec,
-    private readonly buf: (name: string) => GPUBuffer, private readonly rope: RopeTableBuffers,
+    private readonly buffers: Map<string, GPUBuffer>, private readonly rope: RopeTableBuffers,
   ) {
     this.M = spec.batch * spec.seqLen;
     this.scale = spec.lora ? loraScale(spec.lora.config) : 0;
   }
 
-  private dims(t: LoraTarget): readonly [number, number] {
-    const c = this.spec.config, H = c.hiddenSize, F = c.intermediateSize, q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
-    return ({ q: [H, q], k: [H, kv], v: [H, kv], o: [q, H], gate: [H, F], up: [H, F], down: [F, H] } as const)[t];
+  private buf(name: string): GPUBuffer {
+    const b = this.buffers.get(name);
+    if (!b) throw new Error(`session: no buffer "${name}" in the layout`);
+    return b;
   }
 
   private has(name: string): boolean {
-    try { this.buf(name); return true; } catch { return false; }
+    return this.buffers.has(name);
   }
 
   private mm(label: string, transA: boolean, transB: boolean, accumulate: boolean, M: number, N: number, R: number, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, alpha = 1) {
@@ -313,9 +307,9 @@ class GraphBuilder {
 
   /** y (+)= x·Wᵀ + bias + s·(x·Aᵀ)·Bᵀ. */
   private async projForward(layer: number, t: LoraTarget, x: GPUBuffer, y: GPUBuffer, accumulate: boolean): Promise<Dispatch[]> {
-    const [fin, fout] = this.dims(t), M = this.M, p = `layer${layer}`;
-    const out = [await this.mm(`${p}.${t}.fwd`, false, true, accumulate, M, fout, fin, x, this.buf(`${p}.${PROJ[t]}`), y)];
-    if (this.has(`${p}.${BIAS[t]}`)) out.push(await this.mm(`${p}.${t}.bias`, false, false, true, M, fout, 1, this.buf('io.ones'), this.buf(`${p}.${BIAS[t]}`), y));
+    const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`;
+    const out = [await this.mm(`${p}.${t}.fwd`, false, true, accumulate, M, fout, fin, x, this.buf(`${p}.${LORA_TARGET_WEIGHTS[t][0]}`), y)];
+    if (this.has(`${p}.${LORA_TARGET_WEIGHTS[t][1]}`)) out.push(await this.mm(`${p}.${t}.bias`, false, false, true, M, fout, 1, this.buf('io.ones'), this.buf(`${p}.${LORA_TARGET_WEIGHTS[t][1]}`), y));
     const q = `${p}.lora.${t}`;
     if (this.has(`${q}.A`)) {
       const r = this.spec.lora!.config.rank;
@@ -327,9 +321,9 @@ class GraphBuilder {
 
   /** LoRA gradients of a projection and (if dx) its input gradient, given dy. */
   private async projBackward(layer: number, t: LoraTarget, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer | undefined, accumulateDx: boolean): Promise<Dispatch[]> {
-    const [fin, fout] = this.dims(t), M = this.M, p = `layer${layer}`;
+    const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`;
     const out: Dispatch[] = [];
-    if (dx) out.push(await this.mm(`${p}.${t}.dx`, false, false, accumulateDx, M, fin, fout, dy, this.buf(`${p}.${PROJ[t]}`), dx));
+    if (dx) out.push(await this.mm(`${p}.${t}.dx`, false, false, accumulateDx, M, fin, fout, dy, this.buf(`${p}.${LORA_TARGET_WEIGHTS[t][0]}`), dx));
     const q = `${p}.lora.${t}`;
     if (this.has(`${q}.A`)) {
       const r = this.spec.lora!.config.rank, dMid = this.buf('grad.loraMid');

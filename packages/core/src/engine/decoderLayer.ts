@@ -2,7 +2,7 @@ import type { ModelConfig } from '../model/modelConfig';
 import type { LayerWeights } from '../model/llamaWeights';
 import { attentionBackward, attentionForward, type AttentionShape } from './attention';
 import { allocLike, type FloatArray } from './floatArray';
-import type { LayerLora, LoraTarget } from './lora';
+import { LORA_TARGET_WEIGHTS, type LayerLora, type LoraTarget } from './lora';
 import type { ParamTensor } from './paramTensor';
 import { projectionBackward, projectionForward, type Projection, type ProjectionGrads, type ProjectionOutput } from './projection';
 import { rmsNormBackward, rmsNormForward } from './rmsNorm';
@@ -56,20 +56,13 @@ export interface LayerCache {
   mlp?: MlpCache;
 }
 
-type ProjKey = 'qProj' | 'kProj' | 'vProj' | 'oProj' | 'gateProj' | 'upProj' | 'downProj';
-type BiasKey = 'qBias' | 'kBias' | 'vBias' | 'oBias' | 'gateBias' | 'upBias' | 'downBias';
-const PROJ: Record<LoraTarget, [ProjKey, BiasKey]> = {
-  q: ['qProj', 'qBias'], k: ['kProj', 'kBias'], v: ['vProj', 'vBias'], o: ['oProj', 'oBias'],
-  gate: ['gateProj', 'gateBias'], up: ['upProj', 'upBias'], down: ['downProj', 'downBias'],
-};
-
 function projection(ctx: LayerContext, t: LoraTarget): Projection {
-  const [wk, bk] = PROJ[t];
+  const [wk, bk] = LORA_TARGET_WEIGHTS[t];
   return { w: ctx.w[wk], bias: ctx.w[bk], lora: ctx.lora?.[t], loraScale: ctx.loraScale };
 }
 
 function projectionGrads(g: LayerGrads, t: LoraTarget): ProjectionGrads {
-  const [wk, bk] = PROJ[t];
+  const [wk, bk] = LORA_TARGET_WEIGHTS[t];
   return { w: g.base?.[wk].data, bias: g.base?.[bk]?.data, loraA: g.lora?.[t]?.A.data, loraB: g.lora?.[t]?.B.data };
 }
 

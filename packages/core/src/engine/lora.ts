@@ -11,6 +11,12 @@ export const LORA_MODULE_NAMES: Record<LoraTarget, string> = {
   q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'o_proj', gate: 'gate_proj', up: 'up_proj', down: 'down_proj',
 };
 
+/** The base weight and bias of each target in LayerWeights (HF q_proj -> qProj, ...). */
+export const LORA_TARGET_WEIGHTS = {
+  q: ['qProj', 'qBias'], k: ['kProj', 'kBias'], v: ['vProj', 'vBias'], o: ['oProj', 'oBias'],
+  gate: ['gateProj', 'gateBias'], up: ['upProj', 'upBias'], down: ['downProj', 'downBias'],
+} as const satisfies Record<LoraTarget, readonly [string, string]>;
+
 export interface LoraConfig {
   rank: number;
   alpha: number;
