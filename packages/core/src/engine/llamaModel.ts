@@ -107,6 +107,16 @@ export class LlamaModel {
     return this.lmHead(s.normed, batch.B * batch.T);
   }
 
+  /**
+   * The residual stream [B*T, hidden] entering each kept layer of the plan, then the stream leaving
+   * the last one (before the final norm): plan.layers.length + 1 arrays. For layer-importance
+   * measures (ShortGPT's Block Influence, CKA); it reads what the forward pass keeps anyway.
+   */
+  hiddenStates(batch: TokenBatch, opts: RunOptions = {}): FloatArray[] {
+    const s = this.forwardHidden(batch, opts);
+    return [...s.caches.map((c) => c.cache.x), s.hidden];
+  }
+
   /** Masked cross-entropy without gradients. */
   loss(batch: TokenBatch, opts: RunOptions = {}): CrossEntropyResult {
     const logits = this.logits(batch, opts);

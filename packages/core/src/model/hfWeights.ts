@@ -6,6 +6,7 @@ import type { LayerWeights, LlamaWeights } from './llamaWeights';
 import type { ModelConfig } from './modelConfig';
 import type { Tensor } from './tensor';
 import { numel } from './tensor';
+import type { SubmodelPlan } from '../engine/submodelPlan';
 
 /** Thrown when a checkpoint's tensors do not match the config (missing, extra or mis-shaped). */
 export class HfWeightsError extends Error {
@@ -27,28 +28,30 @@ interface LayerTensorSpec {
   shape: (c: ModelConfig) => number[];
   /** Present only for some configs (biases). */
   when?: (c: ModelConfig) => boolean;
+  /** The sub-block the tensor belongs to (a submodel plan may skip either). */
+  block: 'attention' | 'mlp';
 }
 
 const q = (c: ModelConfig) => c.numHeads * c.headDim;
 const kv = (c: ModelConfig) => c.numKvHeads * c.headDim;
 
 const LAYER_TENSORS: LayerTensorSpec[] = [
-  { field: 'inputNorm', suffix: 'input_layernorm.weight', shape: (c) => [c.hiddenSize] },
-  { field: 'qProj', suffix: 'self_attn.q_proj.weight', shape: (c) => [q(c), c.hiddenSize] },
-  { field: 'kProj', suffix: 'self_attn.k_proj.weight', shape: (c) => [kv(c), c.hiddenSize] },
-  { field: 'vProj', suffix: 'self_attn.v_proj.weight', shape: (c) => [kv(c), c.hiddenSize] },
-  { field: 'oProj', suffix: 'self_attn.o_proj.weight', shape: (c) => [c.hiddenSize, q(c)] },
-  { field: 'qBias', suffix: 'self_attn.q_proj.bias', shape: (c) => [q(c)], when: (c) => c.attentionBias },
-  { field: 'kBias', suffix: 'self_attn.k_proj.bias', shape: (c) => [kv(c)], when: (c) => c.attentionBias },
-  { field: 'vBias', suffix: 'self_attn.v_proj.bias', shape: (c) => [kv(c)], when: (c) => c.attentionBias },
-  { field: 'oBias', suffix: 'self_attn.o_proj.bias', shape: (c) => [c.hiddenSize], when: (c) => c.oProjBias },
-  { field: 'postNorm', suffix: 'post_attention_layernorm.weight', shape: (c) => [c.hiddenSize] },
-  { field: 'gateProj', suffix: 'mlp.gate_proj.weight', shape: (c) => [c.intermediateSize, c.hiddenSize] },
-  { field: 'upProj', suffix: 'mlp.up_proj.weight', shape: (c) => [c.intermediateSize, c.hiddenSize] },
-  { field: 'downProj', suffix: 'mlp.down_proj.weight', shape: (c) => [c.hiddenSize, c.intermediateSize] },
-  { field: 'gateBias', suffix: 'mlp.gate_proj.bias', shape: (c) => [c.intermediateSize], when: (c) => c.mlpBias },
-  { field: 'upBias', suffix: 'mlp.up_proj.bias', shape: (c) => [c.intermediateSize], when: (c) => c.mlpBias },
-  { field: 'downBias', suffix: 'mlp.down_proj.bias', shape: (c) => [c.hiddenSize], when: (c) => c.mlpBias },
+  { field: 'inputNorm', suffix: 'input_layernorm.weight', shape: (c) => [c.hiddenSize], block: 'attention' },
+  { field: 'qProj', suffix: 'self_attn.q_proj.weight', shape: (c) => [q(c), c.hiddenSize], block: 'attention' },
+  { field: 'kProj', suffix: 'self_attn.k_proj.weight', shape: (c) => [kv(c), c.hiddenSize], block: 'attention' },
+  { field: 'vProj', suffix: 'self_attn.v_proj.weight', shape: (c) => [kv(c), c.hiddenSize], block: 'attention' },
+  { field: 'oProj', suffix: 'self_attn.o_proj.weight', shape: (c) => [c.hiddenSize, q(c)], block: 'attention' },
+  { field: 'qBias', suffix: 'self_attn.q_proj.bias', shape: (c) => [q(c)], when: (c) => c.attentionBias, block: 'attention' },
+  { field: 'kBias', suffix: 'self_attn.k_proj.bias', shape: (c) => [kv(c)], when: (c) => c.attentionBias, block: 'attention' },
+  { field: 'vBias', suffix: 'self_attn.v_proj.bias', shape: (c) => [kv(c)], when: (c) => c.attentionBias, block: 'attention' },
+  { field: 'oBias', suffix: 'self_attn.o_proj.bias', shape: (c) => [c.hiddenSize], when: (c) => c.oProjBias, block: 'attention' },
+  { field: 'postNorm', suffix: 'post_attention_layernorm.weight', shape: (c) => [c.hiddenSize], block: 'mlp' },
+  { field: 'gateProj', suffix: 'mlp.gate_proj.weight', shape: (c) => [c.intermediateSize, c.hiddenSize], block: 'mlp' },
+  { field: 'upProj', suffix: 'mlp.up_proj.weight', shape: (c) => [c.intermediateSize, c.hiddenSize], block: 'mlp' },
+  { field: 'downProj', suffix: 'mlp.down_proj.weight', shape: (c) => [c.hiddenSize, c.intermediateSize], block: 'mlp' },
+  { field: 'gateBias', suffix: 'mlp.gate_proj.bias', shape: (c) => [c.intermediateSize], when: (c) => c.mlpBias, block: 'mlp' },
+  { field: 'upBias', suffix: 'mlp.up_proj.bias', shape: (c) => [c.intermediateSize], when: (c) => c.mlpBias, block: 'mlp' },
+  { field: 'downBias', suffix: 'mlp.down_proj.bias', shape: (c) => [c.hiddenSize], when: (c) => c.mlpBias, block: 'mlp' },
 ];
 
 function layerSpecs(cfg: ModelConfig): LayerTensorSpec[] {
@@ -88,6 +91,27 @@ export function hfTensorNamesForLayers(cfg: ModelConfig, layers: number[]): stri
   return names;
 }
 
+/**
+ * The HF tensor names of one sub-block of layer i (its norm, projections and biases): the unit
+ * in which a coordinator serves base weights, so a tab downloads only the parts its plan keeps.
+ */
+export function hfTensorNamesForBlock(cfg: ModelConfig, i: number, block: 'attention' | 'mlp'): string[] {
+  checkLayers(cfg, [i]);
+  return layerSpecs(cfg).filter((s) => s.block === block).map((s) => layerName(i, s.suffix));
+}
+
+/** The HF tensor names a submodel plan needs: embeddings, final norm, lm_head, and only the kept sub-blocks. */
+export function hfTensorNamesForPlan(cfg: ModelConfig, plan: SubmodelPlan): string[] {
+  const names = [EMBED];
+  for (const l of plan.layers) {
+    if (l.attention) names.push(...hfTensorNamesForBlock(cfg, l.index, 'attention'));
+    if (l.mlp) names.push(...hfTensorNamesForBlock(cfg, l.index, 'mlp'));
+  }
+  names.push(FINAL_NORM);
+  if (!cfg.tieWordEmbeddings) names.push(LM_HEAD);
+  return names;
+}
+
 /** Names a checkpoint may carry that we deliberately skip. */
 function isIgnorable(cfg: ModelConfig, name: string): boolean {
   // Old Llama checkpoints saved RoPE's inv_freq buffer; tied checkpoints may still store lm_head.
@@ -98,15 +122,17 @@ function isIgnorable(cfg: ModelConfig, name: string): boolean {
  * Builds LlamaWeights from HF-named tensors. Reports all missing tensors in one error, rejects
  * unknown tensors (the checkpoint does not match the config) and checks every shape.
  * With `opts.layers`, only those decoder layers are required and loaded; other entries of
- * `layers` are undefined and their tensors, if present, are ignored.
+ * `layers` are undefined and their tensors, if present, are ignored. With `opts.plan`, only the
+ * plan's kept sub-blocks are required and loaded: a kept layer whose attention (or MLP) the plan
+ * skips has no attention (MLP) fields, which engines running that plan never read.
  */
 export function weightsFromHfTensors(
   cfg: ModelConfig,
   tensors: ReadonlyMap<string, Tensor>,
-  opts: { layers?: number[] } = {},
+  opts: { layers?: number[]; plan?: SubmodelPlan } = {},
 ): LlamaWeights {
-  const layers = opts.layers ?? allLayers(cfg);
-  const needed = hfTensorNamesForLayers(cfg, layers);
+  const layers = opts.plan ? opts.plan.layers.map((l) => l.index) : opts.layers ?? allLayers(cfg);
+  const needed = opts.plan ? hfTensorNamesForPlan(cfg, opts.plan) : hfTensorNamesForLayers(cfg, layers);
   const missing = needed.filter((n) => !tensors.has(n));
   if (missing.length > 0) {
     throw new HfWeightsError(`checkpoint is missing ${missing.length} tensor(s) required by config.json: ${listed(missing)}`);
@@ -136,10 +162,15 @@ export function weightsFromHfTensors(
   const lmHead = cfg.tieWordEmbeddings ? embed : take(LM_HEAD, [cfg.vocabSize, cfg.hiddenSize]);
   const specs = layerSpecs(cfg);
   const out: (LayerWeights | undefined)[] = Array.from({ length: cfg.numLayers }, () => undefined);
+  const kept = new Map(opts.plan?.layers.map((l) => [l.index, l]));
   for (const i of layers) {
     const layer: Partial<Record<keyof LayerWeights, Tensor>> = {};
-    for (const s of specs) layer[s.field] = take(layerName(i, s.suffix), s.shape(cfg));
-    out[i] = layer as LayerWeights; // every required field is set: specs cover them all
+    const k = kept.get(i);
+    for (const s of specs) {
+      if (k && !(s.block === 'attention' ? k.attention : k.mlp)) continue;
+      layer[s.field] = take(layerName(i, s.suffix), s.shape(cfg));
+    }
+    out[i] = layer as LayerWeights; // every field the layers (or the plan's kept sub-blocks) need is set
   }
   if (mismatches.length > 0) {
     throw new HfWeightsError(`checkpoint tensor shapes do not match config.json: ${listed(mismatches)}`);

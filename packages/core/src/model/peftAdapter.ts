@@ -1,4 +1,5 @@
-import { LORA_MODULE_NAMES, LORA_TARGETS, targetDims, validateLoraConfig, type LoraAdapter, type LoraTarget, type LayerLora } from '../engine/lora';
+import { LORA_MODULE_NAMES, LORA_TARGETS, targetDims, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraTarget, type LayerLora } from '../engine/lora';
+import type { PlannedLayer, SubmodelPlan } from '../engine/submodelPlan';
 import type { ModelConfig } from './modelConfig';
 import type { Tensor } from './tensor';
 
@@ -18,6 +19,35 @@ const BLOCK: Record<LoraTarget, string> = {
 
 export function peftTensorName(layer: number, t: LoraTarget, which: 'A' | 'B'): string {
   return `${PREFIX}${layer}.${BLOCK[t]}.${LORA_MODULE_NAMES[t]}.lora_${which}.weight`;
+}
+
+const ATTENTION_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o'];
+
+/** Whether a plan's layer keeps the sub-block a LoRA target lives in. */
+export function planKeepsTarget(l: PlannedLayer, t: LoraTarget): boolean {
+  return ATTENTION_TARGETS.includes(t) ? l.attention : l.mlp;
+}
+
+/** PEFT names of the LoRA tensors a submodel trains: kept layers × targets in kept sub-blocks. */
+export function peftTensorNamesForPlan(lora: LoraConfig, plan: SubmodelPlan): string[] {
+  return plan.layers.flatMap((l) => lora.targets.filter((t) => planKeepsTarget(l, t)).flatMap((t) => [peftTensorName(l.index, t, 'A'), peftTensorName(l.index, t, 'B')]));
+}
+
+/** The part of an adapter a submodel trains (the pairs share the adapter's tensors). */
+export function loraForPlan(a: LoraAdapter, plan: SubmodelPlan): LoraAdapter {
+  const layers = new Map<number, LayerLora>();
+  for (const l of plan.layers) {
+    const src = a.layers.get(l.index);
+    if (!src) throw new PeftAdapterError(`adapter has no LoRA for layer ${l.index}, which the plan keeps`);
+    const dst: LayerLora = {};
+    for (const t of a.config.targets) {
+      if (!planKeepsTarget(l, t)) continue;
+      if (!src[t]) throw new PeftAdapterError(`adapter has no ${LORA_MODULE_NAMES[t]} LoRA in layer ${l.index}`);
+      dst[t] = src[t];
+    }
+    layers.set(l.index, dst);
+  }
+  return { config: a.config, layers };
 }
 
 /** The adapter's tensors under PEFT names. */
@@ -63,7 +93,7 @@ const MODULE_TO_TARGET = new Map<string, LoraTarget>(LORA_TARGETS.map((t) => [LO
  * Reads a PEFT LoRA adapter for `model`, checking the config and every tensor's name and shape.
  * Only what this engine can run is accepted (plain LoRA on the seven Llama projections).
  */
-export function loraFromPeft(configJson: unknown, tensors: Map<string, Tensor>, model: ModelConfig): LoraAdapter {
+export function loraFromPeft(configJson: unknown, tensors: Map<string, Tensor>, model: ModelConfig, opts: { plan?: SubmodelPlan } = {}): LoraAdapter {
   if (typeof configJson !== 'object' || configJson === null) throw new PeftAdapterError('adapter_config.json must be a JSON object');
   const c = configJson as Record<string, unknown>;
   if (c.peft_type !== undefined && c.peft_type !== 'LORA') throw new PeftAdapterError(`unsupported peft_type ${JSON.stringify(c.peft_type)}; only LORA is supported`);
@@ -103,6 +133,15 @@ export function loraFromPeft(configJson: unknown, tensors: Map<string, Tensor>, 
     pair[m[4] as 'A' | 'B'] = t;
     l[target] = pair;
     adapter.layers.set(layer, l);
+  }
+  if (opts.plan) {
+    // A submodel's adapter: exactly the targets of the sub-blocks the plan keeps, nothing else.
+    const want = new Set(peftTensorNamesForPlan(config, opts.plan));
+    const missing = [...want].filter((n) => !tensors.has(n));
+    const extra = [...tensors.keys()].filter((n) => !want.has(n.replace('.default.weight', '.weight')));
+    if (missing.length > 0) throw new PeftAdapterError(`adapter is missing ${missing.length} tensor(s) the plan trains, e.g. ${missing[0]}`);
+    if (extra.length > 0) throw new PeftAdapterError(`adapter has ${extra.length} tensor(s) outside the plan's kept parts, e.g. ${extra[0]}`);
+    return adapter;
   }
   for (const [layer, l] of adapter.layers) {
     for (const t of targets) {
