@@ -26,8 +26,11 @@ export interface WorkerBatches {
 export interface WorkerTrainRequest {
   config: ModelConfig;
   plan: SubmodelPlan;
-  /** safetensors bytes holding the base tensors of the kept parts (HF names). */
-  baseTensors: ArrayBuffer;
+  /**
+   * safetensors files holding the base tensors of the kept parts (HF names), e.g. the parts a tab
+   * downloaded from the coordinator; together they must hold exactly what the plan needs.
+   */
+  baseTensors: ArrayBuffer[];
   /** safetensors bytes of the starting LoRA (PEFT names) for the kept layers. */
   lora: ArrayBuffer;
   loraConfig: LoraConfig;
@@ -38,6 +41,8 @@ export interface WorkerTrainRequest {
   clipNorm?: number;
   /** GPU memory the session may use; building fails with GpuBudgetExceededError above it. */
   budgetBytes: number;
+  /** Names the run for cancel(); a cancelled run rejects with TrainingCancelledError between steps. */
+  jobId?: string;
 }
 
 export interface WorkerTrainResult {
@@ -58,6 +63,11 @@ export interface TrainingWorkerApi {
   /** Creates the worker's GPUDevice (with the adapter's real limits) and reports it. */
   init(): Promise<WorkerGpuInfo>;
   train(req: WorkerTrainRequest): Promise<WorkerTrainResult>;
+  /**
+   * Stops the training run with this jobId after its current step (its GPU memory is released);
+   * the coordinator no longer wants it. Unknown ids are remembered briefly, for a run just starting.
+   */
+  cancel(jobId: string): Promise<void>;
   /** Destroys the device, as a driver reset would: for tests of the device-lost path. */
   loseDeviceForTesting(): Promise<void>;
 }

@@ -1,0 +1,134 @@
+/**
+ * The settings of a federated run, as an operator sets them (admin socket, swarm CLI, dashboard).
+ * One schema validates them everywhere; a refused setting names its field.
+ */
+import { z } from 'zod';
+import { LORA_TARGETS } from '../engine/lora';
+import { ProtocolError, type Ack, type ProtocolErrorBody } from './federatedProtocol';
+
+export const RUN_TASKS = ['spam', 'brown-genre'] as const;
+export const AGGREGATION_RULES = ['fedavg-factors', 'svd-product'] as const;
+export const PLAN_GRANULARITIES = ['layers', 'subblocks'] as const;
+export const LAYER_PICKS = ['top', 'sample'] as const;
+
+export const runSettingsSchema = z.object({
+  name: z.string().min(1).max(100).default('run'),
+  task: z.enum(RUN_TASKS).default('spam'),
+  rounds: z.number().int().min(1).max(10_000).default(5),
+  /** Tabs sampled per round (all available when fewer are connected). */
+  clientsPerRound: z.number().int().min(1).max(10_000).default(4),
+  /** A round starts once this many tabs are available. */
+  minClients: z.number().int().min(1).max(10_000).default(1),
+  /** Fraction of a round's assignments that must return before its deadline, else it is re-sampled. */
+  minCompletion: z.number().gt(0).max(1).default(0.5),
+  deadlineMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+  lora: z.object({
+    rank: z.number().int().min(1).max(256).default(8),
+    alpha: z.number().positive().max(10_000).default(16),
+    targets: z.array(z.enum(LORA_TARGETS)).min(1).default([...LORA_TARGETS]),
+  }).prefault({}),
+  lr: z.number().positive().max(1).default(3e-3),
+  clipNorm: z.number().positive().max(1e6).default(1),
+  localSteps: z.number().int().min(1).max(10_000).default(10),
+  batch: z.number().int().min(1).max(256).default(8),
+  seqLen: z.number().int().min(8).max(4096).default(128),
+  partition: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('iid') }),
+    z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().max(1000) }),
+  ]).default({ kind: 'iid' }),
+  /** Data shards the training split is cut into; a tab trains on one shard per round. */
+  shards: z.number().int().min(1).max(100_000).default(8),
+  aggregation: z.enum(AGGREGATION_RULES).default('fedavg-factors'),
+  granularity: z.enum(PLAN_GRANULARITIES).default('layers'),
+  layerPick: z.enum(LAYER_PICKS).default('sample'),
+  /** Held-out examples the global adapter is scored on after each round. */
+  evalExamples: z.number().int().min(1).max(100_000).default(200),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+});
+export type RunSettings = z.infer<typeof runSettingsSchema>;
+export type RunSettingsInput = z.input<typeof runSettingsSchema>;
+
+/** Validates settings, refusing with the first field at fault (e.g. field "lora.rank"). */
+export function parseRunSettings(value: unknown): RunSettings {
+  const r = runSettingsSchema.safeParse(value ?? {});
+  if (r.success) {
+    const s = r.data;
+    if (s.minClients > s.clientsPerRound) throw new ProtocolError('bad-settings', `minClients (${s.minClients}) exceeds clientsPerRound (${s.clientsPerRound})`, 'minClients');
+    return s;
+  }
+  const issue = r.error.issues[0];
+  const field = issue.path.join('.');
+  throw new ProtocolError('bad-settings', `invalid run setting ${field || '(root)'}: ${issue.message}`, field || undefined);
+}
+
+export type RunStatus = 'created' | 'running' | 'paused' | 'stopped' | 'completed' | 'failed';
+
+/** Admin namespace: every event needs the admin token (checked at connection). */
+export interface AdminClientToServer {
+  createRun: (settings: RunSettingsInput, ack: (a: Ack<{ runId: string }>) => void) => void;
+  start: (req: { runId: string }, ack: (a: Ack) => void) => void;
+  pause: (req: { runId: string }, ack: (a: Ack) => void) => void;
+  resume: (req: { runId: string }, ack: (a: Ack) => void) => void;
+  stop: (req: { runId: string }, ack: (a: Ack) => void) => void;
+  configure: (req: { runId: string; settings: RunSettingsInput }, ack: (a: Ack) => void) => void;
+  snapshot: (ack: (a: Ack<{ state: CoordinatorSnapshot }>) => void) => void;
+}
+
+export interface RoundSummary {
+  round: number;
+  accuracy: number;
+  evalLoss: number;
+  trainLoss: number;
+  participants: number;
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+  clients: ClientRoundSummary[];
+}
+
+export interface ClientRoundSummary {
+  clientId: string;
+  label?: string;
+  plan: string;
+  layersKept: number;
+  budgetBytes: number;
+  estimateBytes: number;
+  peakBytes?: number;
+  bytesUp: number;
+  bytesDown: number;
+  status: string;
+  reason?: string;
+  trainLoss?: number;
+  tokensPerSecond?: number;
+}
+
+export interface ClientSnapshot {
+  clientId: string;
+  label?: string;
+  connected: boolean;
+  state: string;
+  budgetBytes: number;
+  adapter: string;
+  lastSeen: number;
+  lastError?: string;
+}
+
+export interface CoordinatorSnapshot {
+  runId: string | null;
+  status: RunStatus | 'idle';
+  settings?: RunSettings;
+  round: number;
+  baseAccuracy?: number;
+  rounds: RoundSummary[];
+  clients: ClientSnapshot[];
+}
+
+export interface AdminServerToClient {
+  state: (s: CoordinatorSnapshot) => void;
+  roundCommitted: (r: RoundSummary & { runId: string }) => void;
+}
+
+export function errorAck(e: unknown): { ok: false; error: ProtocolErrorBody } {
+  if (e instanceof ProtocolError) return { ok: false, error: e.toBody() };
+  return { ok: false, error: { code: 'internal', message: e instanceof Error ? e.message : String(e) } };
+}
