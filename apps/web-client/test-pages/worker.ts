@@ -31,7 +31,7 @@ function request(budgetBytes: number) {
   return {
     weights, lora,
     req: {
-      config, plan, baseTensors: toBuffer(serializeSafetensors(base)), lora: toBuffer(serializeSafetensors(loraToPeftTensors(lora))),
+      config, plan, baseTensors: [toBuffer(serializeSafetensors(base))], lora: toBuffer(serializeSafetensors(loraToPeftTensors(lora))),
       loraConfig, batches: { batch: B, seqLen: T, inputIds, targets }, steps: STEPS, lr: LR, budgetBytes,
     },
   };

@@ -1,19 +1,11 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '../threads/startTsWorker';
 import {
   AdamW, clipGradNorm, listModelParams, zeroGradsLike,
   type FloatArray, type LlamaWeights, type ModelConfig, type ParamTensor, type TokenBatch,
 } from '@fedllm/core';
 import type { GradReply, GradRequest, GradWorkerInit } from './gradWorker';
 import { shareWeights } from './sharedWeights';
-
-/**
- * Starts a worker thread running a TypeScript module. Node 20 does not pass the parent's tsx
- * loader to workers, so a tiny bootstrap registers tsx in the worker before importing it.
- */
-function startTsWorker(url: URL, workerData: unknown): Worker {
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
-}
 
 export interface DataParallelOptions {
   workers: number;

@@ -3,7 +3,7 @@
 import * as Comlink from 'comlink';
 import {
   estimateLoraSessionBytes, loraFromPeft, loraToPeftTensors, parseSafetensors, peftAdapterConfig, serializeSafetensors,
-  weightsFromHfTensors, type TrainingWorkerApi, type WorkerTrainRequest, type WorkerTrainResult,
+  weightsFromHfTensors, type Tensor, type TrainingWorkerApi, type WorkerTrainRequest, type WorkerTrainResult,
 } from '@fedllm/core';
 import { createGpuContext, KernelSet, LoraTrainingSession, type GpuContext } from '@fedllm/kernels';
 
@@ -36,6 +36,17 @@ function kernelSet(ctx: GpuContext): KernelSet {
   return kernels.set;
 }
 
+/** Job ids asked to stop (checked between steps); bounded, oldest dropped first. */
+const cancelledJobs = new Set<string>();
+
+class TrainingCancelledError extends Error {
+  override name = 'TrainingCancelledError';
+}
+
+function checkCancelled(req: WorkerTrainRequest, step: number): void {
+  if (req.jobId !== undefined && cancelledJobs.delete(req.jobId)) throw new TrainingCancelledError(`training run ${req.jobId} cancelled after ${step} step(s)`);
+}
+
 async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
   const ctx = await gpu();
   const { config, plan, batches } = req;
@@ -43,8 +54,15 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
   if (!Number.isInteger(req.steps) || req.steps < 1 || batches.inputIds.length < n || batches.inputIds.length % n !== 0 || batches.targets.length !== batches.inputIds.length) {
     throw new RangeError(`train: need ${req.steps} step(s) of ${batches.batch}x${batches.seqLen} tokens; got ${batches.inputIds.length} ids and ${batches.targets.length} targets`);
   }
-  const weights = weightsFromHfTensors(config, parseSafetensors(new Uint8Array(req.baseTensors)), { layers: plan.layers.map((l) => l.index) });
-  const lora = loraFromPeft(peftAdapterConfig({ config: req.loraConfig, layers: new Map() }, config, 'worker'), parseSafetensors(new Uint8Array(req.lora)), config);
+  const tensors = new Map<string, Tensor>();
+  for (const part of req.baseTensors) {
+    for (const [name, t] of parseSafetensors(new Uint8Array(part))) {
+      if (tensors.has(name)) throw new RangeError(`train: tensor "${name}" appears in two base-tensor files`);
+      tensors.set(name, t);
+    }
+  }
+  const weights = weightsFromHfTensors(config, tensors, { plan });
+  const lora = loraFromPeft(peftAdapterConfig({ config: req.loraConfig, layers: new Map() }, config, 'worker'), parseSafetensors(new Uint8Array(req.lora)), config, { plan });
   const t0 = performance.now();
   const session = await LoraTrainingSession.create(ctx, {
     config, plan, weights, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr, clipNorm: req.clipNorm },
@@ -54,6 +72,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
     const available = batches.inputIds.length / n;
     const losses: number[] = [], stepMs: number[] = [];
     for (let s = 0; s < req.steps; s++) {
+      checkCancelled(req, s);
       const k = (s % available) * n;
       const t = performance.now();
       const r = await session.step({ B: batches.batch, T: batches.seqLen, inputIds: batches.inputIds.subarray(k, k + n), targets: batches.targets.subarray(k, k + n) });
@@ -87,6 +106,10 @@ const api: TrainingWorkerApi = {
     };
   },
   train,
+  async cancel(jobId: string) {
+    cancelledJobs.add(jobId);
+    if (cancelledJobs.size > 64) cancelledJobs.delete(cancelledJobs.values().next().value!);
+  },
   async loseDeviceForTesting() {
     const ctx = await gpu();
     ctx.device.destroy();

@@ -1,0 +1,40 @@
+// Worker thread that scores adapters on the task's held-out split with the CPU engine, so the
+// coordinator's event loop keeps answering sockets (heartbeats, hellos, updates) while it runs.
+import { parentPort, workerData } from 'node:worker_threads';
+import { classificationAccuracy, LlamaModel, loraFromPeft, parseSafetensors } from '@fedllm/core';
+import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
+
+export interface EvaluationWorkerInit {
+  modelDir: string;
+  task: 'spam' | 'brown-genre';
+  examples: number;
+  maxLen: number;
+}
+
+export interface EvaluationRequest {
+  id: number;
+  /** PEFT adapter (config JSON + safetensors bytes); none scores the base model. */
+  adapter?: { configJson: string; weights: Uint8Array };
+}
+
+export type EvaluationReply =
+  | { id: number; accuracy: number; evalLoss: number; majorityBaseline: number; n: number }
+  | { id: number; error: string };
+
+const init = workerData as EvaluationWorkerInit;
+const loaded = await loadModelDir(init.modelDir);
+const model = new LlamaModel(loaded.config, loaded.weights);
+const tok = await loadTokenizerDir(init.modelDir);
+const task = loadTask(init.task);
+const examples = task.test.slice(0, init.examples);
+
+parentPort!.on('message', (req: EvaluationRequest) => {
+  try {
+    const lora = req.adapter ? loraFromPeft(JSON.parse(req.adapter.configJson), parseSafetensors(req.adapter.weights), loaded.config) : undefined;
+    const m = classificationAccuracy(model, tok, task, examples, { maxLen: init.maxLen, lora });
+    // evalLoss: mean negative log-probability of the true label's completion.
+    parentPort!.postMessage({ id: req.id, accuracy: m.accuracy, evalLoss: -m.meanTrueLogProb, majorityBaseline: m.majorityBaseline, n: m.n } satisfies EvaluationReply);
+  } catch (e) {
+    parentPort!.postMessage({ id: req.id, error: (e as Error).message } satisfies EvaluationReply);
+  }
+});
