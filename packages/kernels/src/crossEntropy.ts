@@ -1,5 +1,5 @@
 import crossEntropyWgsl from './crossEntropy.wgsl?raw';
-import { PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Dispatch } from './dispatch';
+import { bindingOf, PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Bindable, type Dispatch } from './dispatch';
 import { flatWorkgroupGrid, requireDistinctBuffers, requireInt32s, rowWorkgroupSize } from './elementwise';
 import type { GpuMemoryLedger } from './memoryLedger';
 
@@ -43,7 +43,7 @@ export class CrossEntropyKernels {
 
   private async build(
     ledger: GpuMemoryLedger, label: string, s: CrossEntropyShape, grad: boolean, gradScale: number,
-    logits: GPUBuffer, targets: GPUBuffer, lossRows: GPUBuffer,
+    logits: Bindable, targets: Bindable, lossRows: Bindable,
   ): Promise<{ d: Dispatch; uniform: GPUBuffer }> {
     const kernel = grad ? 'crossEntropyGrad' : 'crossEntropy';
     requirePositiveInts(kernel, { N: s.N, V: s.V });
@@ -60,14 +60,14 @@ export class CrossEntropyKernels {
     const bindGroup = this.device.createBindGroup({
       label,
       layout: pipeline.getBindGroupLayout(0),
-      entries: [uniform, logits, targets, lossRows].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [uniform, logits, targets, lossRows].map((x, binding) => ({ binding, resource: bindingOf(x) })),
     });
     return { d: { label, pipeline, bindGroup, workgroups: flatWorkgroupGrid(s.N) }, uniform };
   }
 
   /** lossRows[n] = −log softmax(logits[n])[targets[n]] (0 where the target is −1); logits untouched. */
   async prepareLoss(
-    ledger: GpuMemoryLedger, label: string, s: CrossEntropyShape, logits: GPUBuffer, targets: GPUBuffer, lossRows: GPUBuffer,
+    ledger: GpuMemoryLedger, label: string, s: CrossEntropyShape, logits: Bindable, targets: Bindable, lossRows: Bindable,
   ): Promise<Dispatch> {
     return (await this.build(ledger, label, s, false, 0, logits, targets, lossRows)).d;
   }
@@ -78,7 +78,7 @@ export class CrossEntropyKernels {
    */
   async prepareLossAndGrad(
     ledger: GpuMemoryLedger, label: string, s: CrossEntropyShape, gradScale: number,
-    logits: GPUBuffer, targets: GPUBuffer, lossRows: GPUBuffer,
+    logits: Bindable, targets: Bindable, lossRows: Bindable,
   ): Promise<CrossEntropyGradDispatch> {
     const { d, uniform } = await this.build(ledger, label, s, true, gradScale, logits, targets, lossRows);
     const staging = new Float32Array(1);

@@ -25,9 +25,41 @@ export function uniformBuffer(device: GPUDevice, ledger: GpuMemoryLedger, label:
   return buf;
 }
 
+/**
+ * A byte range of a buffer bound on its own (offset a multiple of the device's
+ * minStorageBufferOffsetAlignment): how a tensor larger than one binding may be worked on in
+ * row chunks, each chunk a binding of its own.
+ */
+export interface BufferSlice {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+/** A whole buffer or a slice of one, as a kernel binding. */
+export type Bindable = GPUBuffer | BufferSlice;
+
+export function isSlice(b: Bindable): b is BufferSlice {
+  return 'buffer' in b && 'offset' in b;
+}
+
+export function bindableBytes(b: Bindable): number {
+  return b.size;
+}
+
+export function bufferOf(b: Bindable): GPUBuffer {
+  return isSlice(b) ? b.buffer : b;
+}
+
+/** The bind group resource of a whole buffer or a slice. */
+export function bindingOf(b: Bindable): GPUBufferBinding {
+  return isSlice(b) ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b };
+}
+
 /** Throws unless `buf` holds at least n float32 values. */
-export function requireFloats(kernel: string, name: string, buf: GPUBuffer, n: number): void {
-  if (buf.size < n * 4) throw new RangeError(`${kernel}: ${name} holds ${buf.size / 4} floats, needs ${n}`);
+export function requireFloats(kernel: string, name: string, buf: Bindable, n: number): void {
+  const bytes = bindableBytes(buf);
+  if (bytes < n * 4) throw new RangeError(`${kernel}: ${name} holds ${bytes / 4} floats, needs ${n}`);
 }
 
 /** Throws unless every value is a positive integer. */

@@ -1,5 +1,5 @@
 import elementwiseWgsl from './elementwise.wgsl?raw';
-import { PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Dispatch } from './dispatch';
+import { bindableBytes, bufferOf, PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Bindable, type Dispatch } from './dispatch';
 import type { GpuMemoryLedger } from './memoryLedger';
 
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension: grids never exceed it in any dimension. */
@@ -30,8 +30,9 @@ export function rowWorkgroupSize(width: number): number {
 }
 
 /** Throws unless `buf` holds at least n 32-bit integers (token ids, targets). */
-export function requireInt32s(kernel: string, name: string, buf: GPUBuffer, n: number): void {
-  if (buf.size < n * 4) throw new RangeError(`${kernel}: ${name} holds ${buf.size / 4} int32 values, needs ${n}`);
+export function requireInt32s(kernel: string, name: string, buf: Bindable, n: number): void {
+  const bytes = bindableBytes(buf);
+  if (bytes < n * 4) throw new RangeError(`${kernel}: ${name} holds ${bytes / 4} int32 values, needs ${n}`);
 }
 
 /**
@@ -39,9 +40,10 @@ export function requireInt32s(kernel: string, name: string, buf: GPUBuffer, n: n
  * binding aliasing any other binding of the same dispatch, but reports it asynchronously as a
  * validation error; this reports it at prepare time, by name.
  */
-export function requireDistinctBuffers(kernel: string, buffers: Record<string, GPUBuffer>): void {
+export function requireDistinctBuffers(kernel: string, buffers: Record<string, Bindable>): void {
   const seen = new Map<GPUBuffer, string>();
-  for (const [name, b] of Object.entries(buffers)) {
+  for (const [name, slice] of Object.entries(buffers)) {
+    const b = bufferOf(slice);
     const prev = seen.get(b);
     if (prev !== undefined) throw new RangeError(`${kernel}: ${name} and ${prev} are the same buffer; they must not alias`);
     seen.set(b, name);

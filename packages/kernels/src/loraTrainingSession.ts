@@ -4,7 +4,7 @@ import {
 } from '@fedllm/core';
 import type { AdamWDispatch, AdamWKernelOptions } from './adamw';
 import type { CrossEntropyGradDispatch } from './crossEntropy';
-import { recordDispatch, type Dispatch } from './dispatch';
+import { recordDispatch, type Bindable, type BufferSlice, type Dispatch } from './dispatch';
 import { validateTokenIds } from './elementwise';
 import { validateTargets } from './crossEntropy';
 import type { GpuContext } from './gpuDevice';
@@ -30,6 +30,37 @@ export interface LoraSessionSpec {
   budgetBytes?: number;
   /** AdamW settings; clipNorm clips the global LoRA gradient norm first (as core's clipGradNorm). */
   optimizer?: AdamWKernelOptions & { lr: number; clipNorm?: number };
+  /**
+   * Run the LM head and the loss over this many token rows at a time (a multiple of the device's
+   * minStorageBufferOffsetAlignment / 4, usually 64), so the logits buffer is [rows, vocab]
+   * instead of [B·T, vocab]. Default: all rows, unless the full logits would exceed
+   * maxStorageBufferBindingSize, in which case the largest chunk that fits is used.
+   */
+  logitsChunkRows?: number;
+}
+
+/** Sets the loss gradient's scale (1 / counted positions) on every loss dispatch of a step. */
+interface LossScale {
+  setGradScale(gradScale: number): void;
+}
+
+/** Rows of logits a session holds at once (see LoraSessionSpec.logitsChunkRows). */
+export function chooseLogitsChunkRows(spec: Pick<LoraSessionSpec, 'batch' | 'seqLen' | 'readLogits' | 'logitsChunkRows' | 'config' | 'lora'>, maxBinding: number, offsetAlignment: number): number {
+  const M = spec.batch * spec.seqLen, rowBytes = spec.config.vocabSize * 4;
+  // Chunks start at row multiples of `step`, so every slice's byte offset (rows x 4 bytes, or
+  // rows x hidden x 4) is a multiple of the alignment.
+  const step = Math.max(1, offsetAlignment / 4);
+  const asked = spec.logitsChunkRows;
+  if (asked !== undefined) {
+    if (!Number.isInteger(asked) || asked < 1) throw new RangeError(`logitsChunkRows must be a positive integer, got ${asked}`);
+    if (asked >= M) return M;
+    if (spec.readLogits || !spec.lora) throw new RangeError('logitsChunkRows: only a training session chunks its logits; one that reads logits back holds all B·T rows');
+    if (asked % step !== 0) throw new RangeError(`logitsChunkRows must be a multiple of ${step} on this device (storage offset alignment ${offsetAlignment} bytes), got ${asked}`);
+    return asked;
+  }
+  if (M * rowBytes <= maxBinding || spec.readLogits || !spec.lora) return M;
+  const rows = Math.floor(maxBinding / rowBytes / step) * step;
+  return rows >= step ? rows : M; // not even one chunk fits: the binding check refuses it by name
 }
 
 const NO_LORA = { rank: 1, alpha: 1, targets: [] };
@@ -56,7 +87,7 @@ export class LoraTrainingSession {
     private readonly buffers: Map<string, GPUBuffer>,
     private readonly forwardDispatches: Dispatch[],
     private readonly dispatches: Dispatch[],
-    private readonly ce: CrossEntropyGradDispatch | undefined,
+    private readonly ce: LossScale | undefined,
     private readonly optimizers: AdamWDispatch[],
     private readonly loraParams: { name: string; layer: number; target: LoraTarget; which: 'A' | 'B'; floats: number; offset: number }[],
   ) {}
@@ -70,6 +101,7 @@ export class LoraTrainingSession {
     const shape: LoraSessionShape = {
       config: c, plan: spec.plan, lora: spec.lora?.config ?? NO_LORA, batch: spec.batch, seqLen: spec.seqLen, readLogits: spec.readLogits,
       clipNorm: spec.optimizer?.clipNorm,
+      logitsChunkRows: chooseLogitsChunkRows(spec, ctx.limits.maxStorageBufferBindingSize, ctx.device.limits.minStorageBufferOffsetAlignment),
     };
     const buffers = new Map<string, GPUBuffer>();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -81,7 +113,7 @@ export class LoraTrainingSession {
       const maxBinding = ctx.limits.maxStorageBufferBindingSize;
       const tooBig = layout.filter((b) => b.elements * 4 > maxBinding);
       if (tooBig.length) {
-        // Splitting such tensors across several bindings is not implemented yet: refuse clearly.
+        // Logits are chunked by rows (above); weights and other activations are bound whole.
         throw new RangeError(
           `session: ${tooBig.map((b) => `${b.name} (${b.elements * 4} bytes)`).join(', ')} exceed this device's ` +
             `maxStorageBufferBindingSize of ${maxBinding} bytes; use a smaller batch or sequence length`,
@@ -130,10 +162,11 @@ export class LoraTrainingSession {
         }
       }
       const rope = kernels.rope.uploadTables(ledger, 'rope', buildRopeTables(c, spec.seqLen));
-      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope);
+      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope, shape.logitsChunkRows!);
       const forward = await g.forward();
       const dispatches = spec.lora ? [...forward, ...(await g.backward())] : forward;
-      const ce = g.crossEntropy;
+      const losses = g.lossDispatches;
+      const ce: LossScale | undefined = losses.length ? { setGradScale: (v) => losses.forEach((d) => d.setGradScale(v)) } : undefined;
       const optimizers: AdamWDispatch[] = [];
       if (loraParams.length && !spec.optimizer) throw new Error('session: a LoRA session needs optimizer settings');
       const gradOf = (p: (typeof loraParams)[number]) => buf(`${p.name.slice(0, -1)}grad${p.which}`);
@@ -279,13 +312,14 @@ export class LoraTrainingSession {
 
 /** Builds the forward and backward dispatch lists of one session (see LoraTrainingSession). */
 class GraphBuilder {
-  crossEntropy?: CrossEntropyGradDispatch;
+  /** The loss dispatches (one per logits chunk) whose gradient scale each step sets. */
+  readonly lossDispatches: CrossEntropyGradDispatch[] = [];
   private readonly M: number;
   private readonly scale: number;
 
   constructor(
     private readonly k: KernelSet, private readonly ledger: GpuMemoryLedger, private readonly spec: LoraSessionSpec,
-    private readonly buffers: Map<string, GPUBuffer>, private readonly rope: RopeTableBuffers,
+    private readonly buffers: Map<string, GPUBuffer>, private readonly rope: RopeTableBuffers, private readonly chunkRows: number,
   ) {
     this.M = spec.batch * spec.seqLen;
     this.scale = spec.lora ? loraScale(spec.lora.config) : 0;
@@ -301,7 +335,7 @@ class GraphBuilder {
     return this.buffers.has(name);
   }
 
-  private mm(label: string, transA: boolean, transB: boolean, accumulate: boolean, M: number, N: number, R: number, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, alpha = 1) {
+  private mm(label: string, transA: boolean, transB: boolean, accumulate: boolean, M: number, N: number, R: number, a: Bindable, b: Bindable, c: Bindable, alpha = 1) {
     return this.k.matmul.prepare(this.ledger, label, { transA, transB, accumulate }, { M, N, R, alpha }, a, b, c);
   }
 
@@ -368,8 +402,30 @@ class GraphBuilder {
       }
     }
     out.push(await k.rmsNorm.prepareForward(L, 'final.norm', { M, D: H }, c.rmsNormEps, this.buf('final.hidden'), this.buf('finalNorm'), this.buf('final.normed'), this.buf('final.invRms')));
+    // With chunked logits the LM head runs chunk by chunk with the loss, in backward().
+    if (this.chunkRows < M && this.spec.lora) return out;
     const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
     out.push(await this.mm('lmHead', false, true, false, M, c.vocabSize, H, this.buf('final.normed'), head, this.buf('logits')));
+    return out;
+  }
+
+  /**
+   * LM head, loss and (when training) the LM head's input gradient, chunk by chunk over the token
+   * rows: each chunk's logits overwrite the previous chunk's in one [chunkRows, vocab] buffer.
+   */
+  private async chunkedHead(train: boolean): Promise<Dispatch[]> {
+    const c = this.spec.config, M = this.M, H = c.hiddenSize, V = c.vocabSize, L = this.ledger, out: Dispatch[] = [];
+    const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
+    const rowsOf = (name: string, m0: number, rows: number, width: number): BufferSlice => ({ buffer: this.buf(name), offset: m0 * width * 4, size: rows * width * 4 });
+    for (let m0 = 0, i = 0; m0 < M; m0 += this.chunkRows, i++) {
+      const rows = Math.min(this.chunkRows, M - m0);
+      const logits: BufferSlice = { buffer: this.buf('logits'), offset: 0, size: rows * V * 4 };
+      out.push(await this.mm(`lmHead.c${i}`, false, true, false, rows, V, H, rowsOf('final.normed', m0, rows, H), head, logits));
+      const ce = await this.k.crossEntropy.prepareLossAndGrad(L, `loss.c${i}`, { N: rows, V }, 1, logits, rowsOf('io.targets', m0, rows, 1), rowsOf('io.lossRows', m0, rows, 1));
+      this.lossDispatches.push(ce);
+      out.push(ce);
+      if (train) out.push(await this.mm(`lmHead.dx.c${i}`, false, false, false, rows, H, V, logits, head, rowsOf('grad.norm', m0, rows, H)));
+    }
     return out;
   }
 
@@ -377,15 +433,21 @@ class GraphBuilder {
     const c = this.spec.config, M = this.M, H = c.hiddenSize, F = c.intermediateSize, k = this.k, L = this.ledger;
     const attnShape = { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
     const out: Dispatch[] = [];
-    this.crossEntropy = await k.crossEntropy.prepareLossAndGrad(L, 'loss', { N: M, V: c.vocabSize }, 1, this.buf('logits'), this.buf('io.targets'), this.buf('io.lossRows'));
-    out.push(this.crossEntropy);
     const layers = this.spec.plan.layers;
     const targets = this.spec.lora?.config.targets ?? [];
     const lowest = layers.findIndex((l) => targets.some((t) => this.has(`layer${l.index}.lora.${t}.A`)));
-    if (lowest === -1) return out; // nothing trains: loss only
-    const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
+    if (this.chunkRows < M) {
+      out.push(...(await this.chunkedHead(lowest !== -1)));
+      if (lowest === -1) return out;
+    } else {
+      const ce = await k.crossEntropy.prepareLossAndGrad(L, 'loss', { N: M, V: c.vocabSize }, 1, this.buf('logits'), this.buf('io.targets'), this.buf('io.lossRows'));
+      this.lossDispatches.push(ce);
+      out.push(ce);
+      if (lowest === -1) return out; // nothing trains: loss only
+      const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
+      out.push(await this.mm('lmHead.dx', false, false, false, M, H, c.vocabSize, this.buf('logits'), head, this.buf('grad.norm')));
+    }
     const dNorm = this.buf('grad.norm');
-    out.push(await this.mm('lmHead.dx', false, false, false, M, H, c.vocabSize, this.buf('logits'), head, dNorm));
     let dCur = this.buf('grad.stream'), dOther = this.buf('grad.stream2');
     out.push(...(await k.rmsNorm.prepareBackward(L, 'final.norm.bwd', { M, D: H }, false, { x: this.buf('final.hidden'), w: this.buf('finalNorm'), invRms: this.buf('final.invRms'), dy: dNorm, dx: dCur })));
     for (let i = layers.length - 1; i >= lowest; i--) {

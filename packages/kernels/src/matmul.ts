@@ -1,5 +1,5 @@
 import matmulWgsl from './matmul.wgsl?raw';
-import { PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Dispatch } from './dispatch';
+import { bindingOf, PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Bindable, type Dispatch } from './dispatch';
 import type { GpuMemoryLedger } from './memoryLedger';
 
 /** Which operand is stored transposed; see matmul.wgsl for how linear layers map to these. */
@@ -29,7 +29,7 @@ export class MatmulKernels {
   }
 
   async prepare(
-    ledger: GpuMemoryLedger, label: string, v: MatmulVariant, s: MatmulShape, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer,
+    ledger: GpuMemoryLedger, label: string, v: MatmulVariant, s: MatmulShape, a: Bindable, b: Bindable, c: Bindable,
   ): Promise<Dispatch> {
     requirePositiveInts('matmul', { M: s.M, N: s.N, R: s.R });
     requireFloats('matmul', 'A', a, s.M * s.R);
@@ -48,7 +48,7 @@ export class MatmulKernels {
     const bindGroup = this.device.createBindGroup({
       label,
       layout: pipeline.getBindGroupLayout(0),
-      entries: [uniform, a, b, c].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [uniform, a, b, c].map((x, binding) => ({ binding, resource: bindingOf(x) })),
     });
     return { label, pipeline, bindGroup, workgroups: grid };
   }

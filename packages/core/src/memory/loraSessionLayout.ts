@@ -24,6 +24,18 @@ export interface LoraSessionShape {
   readLogits?: boolean;
   /** Global gradient-norm clipping of the LoRA gradients (adds two tiny scratch buffers). */
   clipNorm?: number;
+  /**
+   * Rows (tokens) of logits held at once: the LM head and the loss run in chunks of this many
+   * rows, so the [rows, vocab] logits buffer stays under the device's binding limit and small
+   * budgets. Default: all B·T rows at once.
+   */
+  logitsChunkRows?: number;
+}
+
+/** Rows of the logits buffer: the chunk size, at most B·T. */
+export function logitsRows(s: Pick<LoraSessionShape, 'batch' | 'seqLen' | 'logitsChunkRows'>): number {
+  const M = s.batch * s.seqLen;
+  return Math.min(M, s.logitsChunkRows ?? M);
 }
 
 const ATTN_TARGETS: LoraTarget[] = ['q', 'k', 'v', 'o'];
@@ -116,7 +128,7 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   add('final.hidden', 'activations', M * H);
   add('final.normed', 'activations', M * H);
   add('final.invRms', 'activations', M);
-  add('logits', 'activations', M * V);
+  add('logits', 'activations', logitsRows(s) * V);
   if (s.readLogits) add('io.logitsReadback', 'io', M * V);
   // Backward scratch, shared by all layers (one layer's backward runs at a time); a forward-only
   // session (no LoRA targets) has no backward.

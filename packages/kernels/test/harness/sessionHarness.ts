@@ -2,7 +2,7 @@ import {
   createLoraAdapter, estimateLoraSessionBytes, initLlamaWeights, LlamaModel, LoraTrainer, LORA_TARGETS, SeededRandom,
   type LoraAdapter, type ModelConfig, type SubmodelPlan, type TokenBatch,
 } from '@fedllm/core';
-import { createGpuContext, GpuBudgetExceededError, LoraTrainingSession } from '../../src/index';
+import { chooseLogitsChunkRows, createGpuContext, GpuBudgetExceededError, LoraTrainingSession } from '../../src/index';
 
 export interface SessionCase {
   name: string;
@@ -17,6 +17,8 @@ export interface SessionCase {
   clipNorm?: number;
   /** AdamW epsilon on both engines (a large eps makes Adam sensitive to gradient scale). */
   eps?: number;
+  /** GPU only: run the LM head and loss in chunks of this many token rows. */
+  logitsChunkRows?: number;
 }
 
 export interface SessionResult {
@@ -64,7 +66,7 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
     }
     const session = await LoraTrainingSession.create(ctx, {
       config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen,
-      optimizer: { lr: c.lr, clipNorm: c.clipNorm, eps: c.eps },
+      optimizer: { lr: c.lr, clipNorm: c.clipNorm, eps: c.eps }, logitsChunkRows: c.logitsChunkRows,
     });
     const gpuLosses: number[] = [];
     for (let s = 0; s < c.steps; s++) gpuLosses.push((await session.step(data[s % data.length])).loss);
@@ -83,7 +85,7 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
         }
       }
     }
-    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm }).totalBytes;
+    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm, logitsChunkRows: c.logitsChunkRows }).totalBytes;
     out.push({ name: c.name, cpuLosses, cpuUnclippedLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes });
     session.destroy();
   }
@@ -146,4 +148,34 @@ export async function sessionBusy(c: SessionCase): Promise<{ second: string; aft
   s.destroy();
   ctx.device.destroy();
   return { second, afterwards, badLr, stepAfterBadLr };
+}
+
+/**
+ * How a session picks its logits chunk: asked-for chunks are checked, and a model whose full
+ * logits would not fit one binding is chunked by itself (shown with a vocabulary so large that
+ * B·T rows of it exceed this device's real maxStorageBufferBindingSize).
+ */
+export async function logitsChunking(c: SessionCase): Promise<{ align: number; maxBinding: number; auto: number; autoM: number; errors: string[]; fits: number }> {
+  const ctx = await createGpuContext();
+  const align = ctx.device.limits.minStorageBufferOffsetAlignment, maxBinding = ctx.limits.maxStorageBufferBindingSize;
+  const lora = freshAdapter(c);
+  const huge = { ...c.config, vocabSize: Math.ceil(maxBinding / 4 / 256) + 1 }; // 256 rows of logits > one binding
+  const auto = chooseLogitsChunkRows({ config: huge, batch: 2, seqLen: 128, lora }, maxBinding, align);
+  const errors: string[] = [];
+  for (const rows of [0, 1.5, align / 4 + 1]) {
+    try {
+      chooseLogitsChunkRows({ config: c.config, batch: 4, seqLen: 64, lora, logitsChunkRows: rows }, maxBinding, align);
+      errors.push('no error');
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  try {
+    chooseLogitsChunkRows({ config: c.config, batch: 4, seqLen: 64, readLogits: true, logitsChunkRows: align / 4 }, maxBinding, align);
+    errors.push('no error');
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  const fits = chooseLogitsChunkRows({ config: c.config, batch: 1, seqLen: 8, lora, logitsChunkRows: 64 }, maxBinding, align);
+  return { align, maxBinding, auto, autoM: 256, errors, fits };
 }
