@@ -1,5 +1,5 @@
 import elementwiseWgsl from './elementwise.wgsl?raw';
-import { bindableBytes, bufferOf, PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Bindable, type Dispatch } from './dispatch';
+import { bindableBytes, bindingOf, bufferOf, PipelineCache, requireFloats, requirePositiveInts, uniformBuffer, type Bindable, type Dispatch } from './dispatch';
 import type { GpuMemoryLedger } from './memoryLedger';
 
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension: grids never exceed it in any dimension. */
@@ -88,17 +88,18 @@ export class ElementwiseKernels {
   }
 
   private async build(
-    ledger: GpuMemoryLedger, label: string, entry: string, n: number, D: number, scalar: number, bindings: [number, GPUBuffer][],
+    ledger: GpuMemoryLedger, label: string, entry: string, n: number, D: number, scalar: number, bindings: [number, Bindable][], first = 0,
   ): Promise<Dispatch> {
     const pipeline = await this.cache.get(entry);
     const data = new ArrayBuffer(16);
     new Uint32Array(data, 0, 2).set([n, D]);
     new Float32Array(data, 8, 1)[0] = scalar;
+    new Uint32Array(data, 12, 1)[0] = first;
     const uniform = uniformBuffer(this.device, ledger, `uniform.${label}`, data);
     const bindGroup = this.device.createBindGroup({
       label,
       layout: pipeline.getBindGroupLayout(0),
-      entries: [[PARAMS, uniform] as [number, GPUBuffer], ...bindings].map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+      entries: [[PARAMS, uniform] as [number, Bindable], ...bindings].map(([binding, b]) => ({ binding, resource: bindingOf(b) })),
     });
     return { label, pipeline, bindGroup, workgroups: flatWorkgroupGrid(Math.ceil(n / WG)) };
   }
@@ -154,6 +155,25 @@ export class ElementwiseKernels {
     requireFloats('embeddingGather', 'h', h, s.rows * s.D);
     requireDistinctBuffers('embeddingGather', { h, table, ids });
     return this.build(ledger, label, 'gather', s.rows * s.D, s.D, 0, [[IN_A, table], [IDS, ids], [OUT_A, h]]);
+  }
+
+  /**
+   * One slice of a gather from a table bound in row slices: h[i, :] = slice[ids[i] − first, :]
+   * for the rows whose id lies in the slice (the slice's rows: its byte size / (D·4)); other rows
+   * are left for the other slices' dispatches.
+   */
+  async prepareEmbeddingGatherSlice(
+    ledger: GpuMemoryLedger, label: string, s: EmbeddingShape, first: number, slice: Bindable, ids: GPUBuffer, h: GPUBuffer,
+  ): Promise<Dispatch> {
+    requirePositiveInts('embeddingGatherSlice', { rows: s.rows, D: s.D, vocab: s.vocab });
+    const sliceRows = bindableBytes(slice) / (4 * s.D);
+    if (!Number.isInteger(first) || first < 0 || !Number.isInteger(sliceRows) || sliceRows < 1 || first + sliceRows > s.vocab) {
+      throw new RangeError(`embeddingGatherSlice: rows ${first}..${first + sliceRows - 1} of a ${s.vocab}-row table (whole rows of ${s.D} floats) needed`);
+    }
+    requireInt32s('embeddingGatherSlice', 'ids', ids, s.rows);
+    requireFloats('embeddingGatherSlice', 'h', h, s.rows * s.D);
+    requireDistinctBuffers('embeddingGatherSlice', { h, slice, ids });
+    return this.build(ledger, label, 'gatherSlice', s.rows * s.D, s.D, 0, [[IN_A, slice], [IDS, ids], [OUT_A, h]], first);
   }
 
   /** act = silu(gate)·up over n values (core's swigluForward). */

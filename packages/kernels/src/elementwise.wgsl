@@ -5,6 +5,7 @@
 //   fill            outA = value
 //   axpy            outA += alpha * inA               (scale-accumulate; in-place residual add: alpha = 1)
 //   gather          outA[i, :] = inA[ids[i], :]       (embedding lookup; rows of D values)
+//   gatherSlice     the same from one row slice of a table split across bindings (rows first..)
 //   swigluForward   outA = silu(gate) * up            (inA = gate, inB = up)
 //   swigluBackward  outA = dGate, outB = dUp          (inA = gate, inB = up, inC = dAct)
 // Grids: 64 invocations per workgroup, workgroups laid out 2-D (x up to 65535, then rows of y) so
@@ -19,7 +20,8 @@ struct Params {
   D: u32,
   // fill: the value; axpy: alpha.
   scalar: f32,
-  _pad: u32,
+  // gatherSlice: the table row the bound slice starts at.
+  first: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -80,6 +82,20 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   let row = i / params.D;
   let d = i - row * params.D;
   outA[i] = inA[ids[row] * params.D + d];
+}
+
+// A table larger than one storage binding is bound as row slices, one dispatch each: a row is
+// written by the slice holding its id and left alone by the others. The slice's row count is
+// its bound length / D.
+@compute @workgroup_size(64)
+fn gatherSlice(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = flatIndex(wid, nwg, lid);
+  if (i >= params.n) { return; }
+  let row = i / params.D;
+  let d = i - row * params.D;
+  let id = ids[row];
+  if (id < params.first || id - params.first >= arrayLength(&inA) / params.D) { return; }
+  outA[i] = inA[(id - params.first) * params.D + d];
 }
 
 @compute @workgroup_size(64)

@@ -4,7 +4,7 @@ import {
 } from '@fedllm/core';
 import type { AdamWDispatch, AdamWKernelOptions } from './adamw';
 import type { CrossEntropyGradDispatch } from './crossEntropy';
-import { recordDispatch, type Bindable, type BufferSlice, type Dispatch } from './dispatch';
+import { bufferOf, isSlice, recordDispatch, type Bindable, type BufferSlice, type Dispatch } from './dispatch';
 import { validateTokenIds } from './elementwise';
 import { validateTargets } from './crossEntropy';
 import type { GpuContext } from './gpuDevice';
@@ -37,6 +37,35 @@ export interface LoraSessionSpec {
    * maxStorageBufferBindingSize, in which case the largest chunk that fits is used.
    */
   logitsChunkRows?: number;
+  /**
+   * Bind at most this many bytes of one tensor (default and maximum: the device's
+   * maxStorageBufferBindingSize): simulates a device with a smaller binding limit.
+   */
+  maxBindingBytes?: number;
+}
+
+/** Rows [first, first + rows) of the vocabulary table, bound on their own. */
+export interface VocabSlice {
+  first: number;
+  rows: number;
+}
+
+/**
+ * How the [vocab, hidden] embedding / LM head table is bound: whole when it fits one binding,
+ * else in row slices of at most maxBinding bytes whose starts are aligned both as table rows
+ * (first·hidden·4 bytes) and as logits columns (first·4 bytes).
+ */
+export function vocabSlices(vocab: number, hidden: number, maxBinding: number, offsetAlignment: number): VocabSlice[] {
+  const rowBytes = hidden * 4;
+  if (vocab * rowBytes <= maxBinding) return [{ first: 0, rows: vocab }];
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const asRows = offsetAlignment / gcd(rowBytes, offsetAlignment), asColumns = Math.max(1, offsetAlignment / 4);
+  const step = (asRows * asColumns) / gcd(asRows, asColumns);
+  const rows = Math.floor(maxBinding / rowBytes / step) * step;
+  if (rows < 1) throw new RangeError(`session: one aligned slice of the vocabulary table (${step} rows of ${rowBytes} bytes) exceeds the ${maxBinding}-byte binding limit`);
+  const out: VocabSlice[] = [];
+  for (let first = 0; first < vocab; first += rows) out.push({ first, rows: Math.min(rows, vocab - first) });
+  return out;
 }
 
 /** Sets the loss gradient's scale (1 / counted positions) on every loss dispatch of a step. */
@@ -90,6 +119,9 @@ export class LoraTrainingSession {
     private readonly ce: LossScale | undefined,
     private readonly optimizers: AdamWDispatch[],
     private readonly loraParams: { name: string; layer: number; target: LoraTarget; which: 'A' | 'B'; floats: number; offset: number }[],
+    /** Token rows of logits held at once (B·T unless chunked), and the vocabulary table's binding slices. */
+    readonly logitsChunkRows: number,
+    readonly vocabSlices: readonly VocabSlice[],
   ) {}
 
   static async create(ctx: GpuContext, spec: LoraSessionSpec, kernels = new KernelSet(ctx.device)): Promise<LoraTrainingSession> {
@@ -101,8 +133,15 @@ export class LoraTrainingSession {
     const shape: LoraSessionShape = {
       config: c, plan: spec.plan, lora: spec.lora?.config ?? NO_LORA, batch: spec.batch, seqLen: spec.seqLen, readLogits: spec.readLogits,
       clipNorm: spec.optimizer?.clipNorm,
-      logitsChunkRows: chooseLogitsChunkRows(spec, ctx.limits.maxStorageBufferBindingSize, ctx.device.limits.minStorageBufferOffsetAlignment),
+      logitsChunkRows: 0,
     };
+    const deviceBinding = ctx.limits.maxStorageBufferBindingSize, align = ctx.device.limits.minStorageBufferOffsetAlignment;
+    const maxBinding = spec.maxBindingBytes ?? deviceBinding;
+    if (!Number.isInteger(maxBinding) || maxBinding < 4 || maxBinding > deviceBinding) {
+      throw new RangeError(`maxBindingBytes must be an integer in [4, ${deviceBinding}] (this device's maxStorageBufferBindingSize), got ${spec.maxBindingBytes}`);
+    }
+    shape.logitsChunkRows = chooseLogitsChunkRows(spec, maxBinding, align);
+    const slices = vocabSlices(c.vocabSize, c.hiddenSize, maxBinding, align);
     const buffers = new Map<string, GPUBuffer>();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     // createBuffer reports out-of-memory asynchronously: catch it for the whole build.
@@ -110,13 +149,15 @@ export class LoraTrainingSession {
     let scopeOpen = true;
     try {
       const layout = loraSessionBuffers(shape);
-      const maxBinding = ctx.limits.maxStorageBufferBindingSize;
-      const tooBig = layout.filter((b) => b.elements * 4 > maxBinding);
+      // The vocabulary tables are bound in row slices and the logits in row chunks; everything
+      // else is bound whole, and no buffer may exceed maxBufferSize.
+      const sliced = new Set(['embed', 'lmHead']);
+      const tooBig = layout.filter((b) => b.elements * 4 > (sliced.has(b.name) ? ctx.limits.maxBufferSize : maxBinding));
       if (tooBig.length) {
-        // Logits are chunked by rows (above); weights and other activations are bound whole.
         throw new RangeError(
           `session: ${tooBig.map((b) => `${b.name} (${b.elements * 4} bytes)`).join(', ')} exceed this device's ` +
-            `maxStorageBufferBindingSize of ${maxBinding} bytes; use a smaller batch or sequence length`,
+            `binding limit of ${maxBinding} bytes (maxStorageBufferBindingSize; ${ctx.limits.maxBufferSize} for the sliced vocabulary tables); ` +
+            'use a smaller batch or sequence length',
         );
       }
       for (const b of layout) {
@@ -162,7 +203,7 @@ export class LoraTrainingSession {
         }
       }
       const rope = kernels.rope.uploadTables(ledger, 'rope', buildRopeTables(c, spec.seqLen));
-      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope, shape.logitsChunkRows!);
+      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope, shape.logitsChunkRows, slices);
       const forward = await g.forward();
       const dispatches = spec.lora ? [...forward, ...(await g.backward())] : forward;
       const losses = g.lossDispatches;
@@ -191,7 +232,7 @@ export class LoraTrainingSession {
       const oom = await device.popErrorScope();
       if (oom) throw new GpuOutOfMemoryError(`the GPU could not allocate the session's ${ledger.liveBytes} bytes: ${oom.message}`);
       ledger.seal();
-      return new LoraTrainingSession(ctx, ledger, spec, buffers, forward, dispatches, ce, optimizers, loraParams);
+      return new LoraTrainingSession(ctx, ledger, spec, buffers, forward, dispatches, ce, optimizers, loraParams, shape.logitsChunkRows!, slices);
     } catch (e) {
       if (scopeOpen) await device.popErrorScope().catch(() => null);
       ledger.destroyAll();
@@ -320,6 +361,7 @@ class GraphBuilder {
   constructor(
     private readonly k: KernelSet, private readonly ledger: GpuMemoryLedger, private readonly spec: LoraSessionSpec,
     private readonly buffers: Map<string, GPUBuffer>, private readonly rope: RopeTableBuffers, private readonly chunkRows: number,
+    private readonly vocab: VocabSlice[],
   ) {
     this.M = spec.batch * spec.seqLen;
     this.scale = spec.lora ? loraScale(spec.lora.config) : 0;
@@ -335,8 +377,39 @@ class GraphBuilder {
     return this.buffers.has(name);
   }
 
-  private mm(label: string, transA: boolean, transB: boolean, accumulate: boolean, M: number, N: number, R: number, a: Bindable, b: Bindable, c: Bindable, alpha = 1) {
-    return this.k.matmul.prepare(this.ledger, label, { transA, transB, accumulate }, { M, N, R, alpha }, a, b, c);
+  private mm(label: string, transA: boolean, transB: boolean, accumulate: boolean, M: number, N: number, R: number, a: Bindable, b: Bindable, c: Bindable, alpha = 1, ld: { lda?: number; ldc?: number } = {}) {
+    return this.k.matmul.prepare(this.ledger, label, { transA, transB, accumulate }, { M, N, R, alpha, ...ld }, a, b, c);
+  }
+
+  /** Rows of the vocabulary table (the tied embedding or the untied LM head) of one slice. */
+  private headSlice(s: VocabSlice, name = this.spec.config.tieWordEmbeddings ? 'embed' : 'lmHead'): Bindable {
+    const H = this.spec.config.hiddenSize, b = this.buf(name);
+    return this.vocab.length === 1 ? b : { buffer: b, offset: s.first * H * 4, size: s.rows * H * 4 };
+  }
+
+  /** Columns [first, first + rows) of `rows` rows of logits (row stride vocab) starting at byte `offset`. */
+  private logitColumns(logits: Bindable, rows: number, s: VocabSlice): Bindable {
+    if (this.vocab.length === 1) return logits;
+    const V = this.spec.config.vocabSize, base = isSlice(logits) ? logits.offset : 0;
+    return { buffer: bufferOf(logits), offset: base + s.first * 4, size: ((rows - 1) * V + s.rows) * 4 };
+  }
+
+  /** logits[rows, V] = normed · headᵀ, one matmul per vocabulary slice. */
+  private async headForward(label: string, rows: number, normed: Bindable, logits: Bindable): Promise<Dispatch[]> {
+    const c = this.spec.config, out: Dispatch[] = [];
+    for (const [i, s] of this.vocab.entries()) {
+      out.push(await this.mm(this.vocab.length === 1 ? label : `${label}.v${i}`, false, true, false, rows, s.rows, c.hiddenSize, normed, this.headSlice(s), this.logitColumns(logits, rows, s), 1, { ldc: c.vocabSize }));
+    }
+    return out;
+  }
+
+  /** dNormed[rows, H] = dlogits · head, summed over the vocabulary slices. */
+  private async headInputGrad(label: string, rows: number, dlogits: Bindable, dNormed: Bindable): Promise<Dispatch[]> {
+    const c = this.spec.config, out: Dispatch[] = [];
+    for (const [i, s] of this.vocab.entries()) {
+      out.push(await this.mm(this.vocab.length === 1 ? label : `${label}.v${i}`, false, false, i > 0, rows, c.hiddenSize, s.rows, this.logitColumns(dlogits, rows, s), this.headSlice(s), dNormed, 1, { lda: c.vocabSize }));
+    }
+    return out;
   }
 
   /** y (+)= x·Wᵀ + bias + s·(x·Aᵀ)·Bᵀ. */
@@ -378,7 +451,10 @@ class GraphBuilder {
     const c = this.spec.config, M = this.M, H = c.hiddenSize, F = c.intermediateSize, k = this.k, L = this.ledger;
     const attnShape = { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
     const first = this.spec.plan.layers.length ? this.buf(`layer${this.spec.plan.layers[0].index}.x`) : this.buf('final.hidden');
-    const out: Dispatch[] = [await k.elementwise.prepareEmbeddingGather(L, 'embed.gather', { rows: M, D: H, vocab: c.vocabSize }, this.buf('embed'), this.buf('io.inputIds'), first)];
+    const gatherShape = { rows: M, D: H, vocab: c.vocabSize };
+    const out: Dispatch[] = this.vocab.length === 1
+      ? [await k.elementwise.prepareEmbeddingGather(L, 'embed.gather', gatherShape, this.buf('embed'), this.buf('io.inputIds'), first)]
+      : await Promise.all(this.vocab.map((s, i) => k.elementwise.prepareEmbeddingGatherSlice(L, `embed.gather.v${i}`, gatherShape, s.first, this.headSlice(s, 'embed'), this.buf('io.inputIds'), first)));
     for (const [i, pl] of this.spec.plan.layers.entries()) {
       const p = `layer${pl.index}`, x = this.buf(`${p}.x`), next = this.streamOut(i);
       let mid = x;
@@ -404,8 +480,7 @@ class GraphBuilder {
     out.push(await k.rmsNorm.prepareForward(L, 'final.norm', { M, D: H }, c.rmsNormEps, this.buf('final.hidden'), this.buf('finalNorm'), this.buf('final.normed'), this.buf('final.invRms')));
     // With chunked logits the LM head runs chunk by chunk with the loss, in backward().
     if (this.chunkRows < M && this.spec.lora) return out;
-    const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
-    out.push(await this.mm('lmHead', false, true, false, M, c.vocabSize, H, this.buf('final.normed'), head, this.buf('logits')));
+    out.push(...(await this.headForward('lmHead', M, this.buf('final.normed'), this.buf('logits'))));
     return out;
   }
 
@@ -415,16 +490,15 @@ class GraphBuilder {
    */
   private async chunkedHead(train: boolean): Promise<Dispatch[]> {
     const c = this.spec.config, M = this.M, H = c.hiddenSize, V = c.vocabSize, L = this.ledger, out: Dispatch[] = [];
-    const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
     const rowsOf = (name: string, m0: number, rows: number, width: number): BufferSlice => ({ buffer: this.buf(name), offset: m0 * width * 4, size: rows * width * 4 });
     for (let m0 = 0, i = 0; m0 < M; m0 += this.chunkRows, i++) {
       const rows = Math.min(this.chunkRows, M - m0);
       const logits: BufferSlice = { buffer: this.buf('logits'), offset: 0, size: rows * V * 4 };
-      out.push(await this.mm(`lmHead.c${i}`, false, true, false, rows, V, H, rowsOf('final.normed', m0, rows, H), head, logits));
+      out.push(...(await this.headForward(`lmHead.c${i}`, rows, rowsOf('final.normed', m0, rows, H), logits)));
       const ce = await this.k.crossEntropy.prepareLossAndGrad(L, `loss.c${i}`, { N: rows, V }, 1, logits, rowsOf('io.targets', m0, rows, 1), rowsOf('io.lossRows', m0, rows, 1));
       this.lossDispatches.push(ce);
       out.push(ce);
-      if (train) out.push(await this.mm(`lmHead.dx.c${i}`, false, false, false, rows, H, V, logits, head, rowsOf('grad.norm', m0, rows, H)));
+      if (train) out.push(...(await this.headInputGrad(`lmHead.dx.c${i}`, rows, logits, rowsOf('grad.norm', m0, rows, H))));
     }
     return out;
   }
@@ -444,8 +518,7 @@ class GraphBuilder {
       this.lossDispatches.push(ce);
       out.push(ce);
       if (lowest === -1) return out; // nothing trains: loss only
-      const head = c.tieWordEmbeddings ? this.buf('embed') : this.buf('lmHead');
-      out.push(await this.mm('lmHead.dx', false, false, false, M, H, c.vocabSize, this.buf('logits'), head, this.buf('grad.norm')));
+      out.push(...(await this.headInputGrad('lmHead.dx', M, this.buf('logits'), this.buf('grad.norm'))));
     }
     const dNorm = this.buf('grad.norm');
     let dCur = this.buf('grad.stream'), dOther = this.buf('grad.stream2');

@@ -11,11 +11,17 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override ACCUMULATE: bool = false;
 
+// lda / ldc: row strides of A and C in elements (A's and C's own widths unless they are column
+// ranges of wider matrices: how a weight split into row slices writes its columns of the output).
 struct Dims {
   M: u32,
   N: u32,
   R: u32,
   alpha: f32,
+  lda: u32,
+  ldc: u32,
+  _pad0: u32,
+  _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -24,8 +30,8 @@ struct Dims {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 
 fn loadA(i: u32, r: u32) -> f32 {
-  if (TRANS_A) { return A[r * dims.M + i]; }
-  return A[i * dims.R + r];
+  if (TRANS_A) { return A[r * dims.lda + i]; }
+  return A[i * dims.lda + r];
 }
 
 fn loadB(r: u32, j: u32) -> f32 {
@@ -60,7 +66,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var dj = 0u; dj < 4u; dj++) {
       let j = j0 + dj;
       if (j > jMax) { break; }
-      let idx = i * dims.N + j;
+      let idx = i * dims.ldc + j;
       let v = dims.alpha * rows[di][dj];
       if (ACCUMULATE) { C[idx] = C[idx] + v; } else { C[idx] = v; }
     }

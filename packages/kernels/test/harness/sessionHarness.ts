@@ -1,5 +1,5 @@
 import {
-  createLoraAdapter, estimateLoraSessionBytes, initLlamaWeights, LlamaModel, LoraTrainer, LORA_TARGETS, SeededRandom,
+  createLoraAdapter, estimateLoraSessionBytes, initLlamaWeights, planPeakBytes, LlamaModel, LoraTrainer, LORA_TARGETS, SeededRandom,
   type LoraAdapter, type ModelConfig, type SubmodelPlan, type TokenBatch,
 } from '@fedllm/core';
 import { chooseLogitsChunkRows, createGpuContext, GpuBudgetExceededError, LoraTrainingSession } from '../../src/index';
@@ -19,6 +19,10 @@ export interface SessionCase {
   eps?: number;
   /** GPU only: run the LM head and loss in chunks of this many token rows. */
   logitsChunkRows?: number;
+  /** GPU only: simulate a device binding at most this many bytes per tensor. */
+  maxBindingBytes?: number;
+  /** The CPU loss after the last step must be below this fraction of the first (default 0.9). */
+  lossRatio?: number;
 }
 
 export interface SessionResult {
@@ -31,6 +35,9 @@ export interface SessionResult {
   maxLoraAbs: number;
   peakBytes: number;
   estimateBytes: number;
+  /** How the session bound its logits and vocabulary table. */
+  logitsChunkRows: number;
+  vocabSlices: number;
 }
 
 function batches(c: SessionCase): TokenBatch[] {
@@ -66,9 +73,10 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
     }
     const session = await LoraTrainingSession.create(ctx, {
       config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen,
-      optimizer: { lr: c.lr, clipNorm: c.clipNorm, eps: c.eps }, logitsChunkRows: c.logitsChunkRows,
+      optimizer: { lr: c.lr, clipNorm: c.clipNorm, eps: c.eps }, logitsChunkRows: c.logitsChunkRows, maxBindingBytes: c.maxBindingBytes,
     });
     const gpuLosses: number[] = [];
+    const logitsChunkRows = session.logitsChunkRows, vocabSlices = session.vocabSlices.length;
     for (let s = 0; s < c.steps; s++) gpuLosses.push((await session.step(data[s % data.length])).loss);
     const gpuLora = await session.readLora();
     let maxLoraDiff = 0, maxLoraAbs = 0;
@@ -85,8 +93,8 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
         }
       }
     }
-    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm, logitsChunkRows: c.logitsChunkRows }).totalBytes;
-    out.push({ name: c.name, cpuLosses, cpuUnclippedLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes });
+    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm, logitsChunkRows }).totalBytes;
+    out.push({ name: c.name, cpuLosses, cpuUnclippedLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes, logitsChunkRows, vocabSlices });
     session.destroy();
   }
   ctx.device.destroy();
@@ -105,8 +113,8 @@ export async function sessionBudget(c: SessionCase): Promise<{ tooSmall: string;
   } catch (e) {
     tooSmall = e instanceof GpuBudgetExceededError ? `GpuBudgetExceededError: ${e.message}` : `other: ${(e as Error).message}`;
   }
-  // Uniform buffers (a few bytes per dispatch) come on top of the layout: allow 5%.
-  const budget = Math.ceil(estimate * 1.05);
+  // The planner's prediction (buffers + its reserve for the per-dispatch uniform buffers) must fit.
+  const budget = planPeakBytes({ config: c.config, lora: freshAdapter(c).config, batch: c.batch, seqLen: c.seqLen }, c.plan);
   const s = await LoraTrainingSession.create(ctx, { ...spec, budgetBytes: budget });
   await s.step(batches(c)[0]);
   const fitsPeak = s.peakBytes;
@@ -116,13 +124,16 @@ export async function sessionBudget(c: SessionCase): Promise<{ tooSmall: string;
 }
 
 /** Forward-only session: logits of a frozen model against the CPU engine's. */
-export async function forwardLogits(c: SessionCase): Promise<{ maxAbsErr: number; maxAbsRef: number; n: number }> {
+export async function forwardLogits(c: SessionCase): Promise<{ maxAbsErr: number; maxAbsRef: number; n: number; vocabSlices: number }> {
   const ctx = await createGpuContext();
   const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.3);
   const data = batches(c)[0];
   const ref = new LlamaModel(c.config, weights).logits(data, { plan: c.plan });
-  const s = await LoraTrainingSession.create(ctx, { config: c.config, plan: c.plan, weights, batch: c.batch, seqLen: c.seqLen, readLogits: true });
+  // Logits read back are bound whole, so a simulated binding limit must at least hold them.
+  const maxBindingBytes = c.maxBindingBytes && Math.max(c.maxBindingBytes, c.batch * c.seqLen * c.config.vocabSize * 4);
+  const s = await LoraTrainingSession.create(ctx, { config: c.config, plan: c.plan, weights, batch: c.batch, seqLen: c.seqLen, readLogits: true, maxBindingBytes });
   const got = await s.logits(data.inputIds);
+  const vocabSlices = s.vocabSlices.length;
   s.destroy();
   ctx.device.destroy();
   let maxAbsErr = 0, maxAbsRef = 0;
@@ -130,7 +141,7 @@ export async function forwardLogits(c: SessionCase): Promise<{ maxAbsErr: number
     maxAbsErr = Math.max(maxAbsErr, Math.abs(got[i] - ref[i]));
     maxAbsRef = Math.max(maxAbsRef, Math.abs(ref[i]));
   }
-  return { maxAbsErr, maxAbsRef, n: got.length };
+  return { maxAbsErr, maxAbsRef, n: got.length, vocabSlices };
 }
 
 /** Overlapping calls on one session are refused (they share staging buffers), not corrupted. */
