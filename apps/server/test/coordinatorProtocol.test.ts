@@ -126,6 +126,10 @@ test('a bot tab: hostile messages are refused, a valid update is aggregated and 
   shaped.set(name, { dtype: t.dtype, shape: [t.shape[0], t.shape[1] - 1], data: t.data.slice(0, t.shape[0] * (t.shape[1] - 1)) });
   refusedWith(await emit(tab, 'update', meta, serializeSafetensors(shaped)), 'bad-tensor');
   refusedWith(await emit(tab, 'update', meta, new Uint8Array(16)), 'bad-tensor');
+  // Over the size the hello announced (the plan's LoRA plus headroom).
+  const limit = (hello as unknown as { maxUpdateBytes: number }).maxUpdateBytes;
+  assert.ok(limit > good.byteLength);
+  refusedWith(await emit(tab, 'update', meta, new Uint8Array(limit + 1)), 'too-large');
 
   // The assignment is still open after all that: the real update is accepted, once.
   const ok = await emit(tab, 'update', meta, good);

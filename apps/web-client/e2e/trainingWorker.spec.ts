@@ -2,7 +2,7 @@ import { test, expect } from '@playwright/test';
 
 declare const workerHarness: {
   trainAndCompare(): Promise<{ info: { vendor: string }; cpuLosses: number[]; gpuLosses: number[]; peakBytes: number; estimateBytes: number; loraBytes: number; tokensPerSecond: number }>;
-  failureModes(): Promise<{ overBudget: string; afterLoss: string; recovered: number }>;
+  failureModes(): Promise<{ overBudget: string; cancelled: string; afterLoss: string; recovered: number }>;
 };
 
 test.beforeEach(async ({ page }) => {
@@ -20,9 +20,10 @@ test('the training worker trains a submodel on WebGPU and follows the CPU loss c
   expect(r.tokensPerSecond).toBeGreaterThan(0);
 });
 
-test('the worker refuses an impossible budget and survives a lost device with typed errors', async ({ page }) => {
+test('the worker refuses an impossible budget, stops a cancelled job and survives a lost device, with typed errors', async ({ page }) => {
   const r = await page.evaluate(() => workerHarness.failureModes());
   expect(r.overBudget).toMatch(/^GpuBudgetExceededError: GPU memory budget exceeded/);
+  expect(r.cancelled).toMatch(/^TrainingCancelledError: training run job-1 cancelled after \d+ step\(s\)/);
   expect(r.afterLoss).toMatch(/^DeviceLostError: GPU device lost \(destroyed\)/);
   expect(r.recovered).toBe(12);
 });

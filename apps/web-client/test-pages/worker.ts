@@ -68,6 +68,12 @@ async function failureModes() {
   const worker = startWorker();
   await worker.init();
   const overBudget = await errorName(worker.train(request(4096).req));
+  // A cancelled job stops between steps with a typed error; another job's id does not stop it.
+  const job = worker.train({ ...request(64 * 1024 * 1024).req, steps: 2000, jobId: 'job-1' });
+  await worker.cancel('job-2');
+  await new Promise((r) => setTimeout(r, 300));
+  await worker.cancel('job-1');
+  const cancelled = await errorName(job);
   // Lose the device while a training run is in flight.
   const inFlight = worker.train({ ...request(64 * 1024 * 1024).req, steps: 2000 });
   await new Promise((r) => setTimeout(r, 300));
@@ -75,7 +81,7 @@ async function failureModes() {
   const afterLoss = await errorName(inFlight);
   // The next call builds a fresh device and trains again.
   const recovered = (await worker.train(request(64 * 1024 * 1024).req)).losses.length;
-  return { overBudget, afterLoss, recovered };
+  return { overBudget, cancelled, afterLoss, recovered };
 }
 
 (globalThis as unknown as { workerHarness: unknown }).workerHarness = { trainAndCompare, failureModes };
