@@ -38,6 +38,7 @@ export * from './engine/initWeights';
 export * from './engine/precision';
 export * from './engine/randomSource';
 export * from './model/peftAdapter';
+export * from './model/mergeLora';
 
 export * from './training/classificationBatch';
 export * from './evaluation/classificationAccuracy';
@@ -51,6 +52,7 @@ export * from './protocol/trainingWorkerApi';
 export * from './protocol/benchReport';
 export * from './protocol/federatedProtocol';
 export * from './protocol/runSettings';
+export * from './protocol/adminHistory';
 export * from './storage/runStoreRows';
 export * from './federated/aggregateLayerwise';
 export * from './federated/loraProductMean';

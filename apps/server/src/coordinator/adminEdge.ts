@@ -5,7 +5,10 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Namespace } from 'socket.io';
-import { errorAck, ProtocolError, type Ack, type CoordinatorSnapshot, type RunSettingsInput } from '@fedllm/core';
+import {
+  errorAck, parseMessage, ProtocolError, runHistoryRequestSchema, type Ack, type CoordinatorSnapshot, type RunHistory, type RunHistoryEntry,
+  type RunSettingsInput,
+} from '@fedllm/core';
 
 export interface AdminActions {
   createRun(settings: unknown): string;
@@ -15,6 +18,8 @@ export interface AdminActions {
   stop(runId: string): void;
   configure(runId: string, settings: unknown): void;
   snapshot(): CoordinatorSnapshot;
+  listRuns(): RunHistoryEntry[];
+  runHistory(runId: string): RunHistory;
 }
 
 /** Compares secrets in constant time (hashing first makes the lengths equal). */
@@ -55,6 +60,8 @@ export function attachAdminNamespace(nsp: Namespace, token: string, actions: Adm
     on('stop', (req) => actions.stop(runIdOf(req)));
     on('configure', (req) => actions.configure(runIdOf(req), (req as { settings?: unknown }).settings));
     on('snapshot', () => ({ state: actions.snapshot() }));
+    on('listRuns', () => ({ runs: actions.listRuns() }));
+    on('runHistory', (req) => ({ ...actions.runHistory(parseMessage(runHistoryRequestSchema, req, 'runHistory').runId) }));
     socket.emit('state', actions.snapshot());
   });
 }

@@ -11,11 +11,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Server } from 'socket.io';
 import {
-  ADMIN_NAMESPACE, parseRunSettings, ProtocolError, VOLUNTEER_NAMESPACE, type CoordinatorSnapshot, type RoundSummary,
-  type RunSettings,
+  ADMIN_NAMESPACE, fullPlan, parseRunSettings, ProtocolError, VOLUNTEER_NAMESPACE, type CoordinatorSnapshot, type RoundSummary,
+  type ClientSnapshot, type LlamaWeights, type RunSettings,
 } from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
 import { attachAdminNamespace, type AdminActions } from './adminEdge';
+import { attachAdminHttpRoutes } from './adminHttpRoutes';
+import { clientView } from './clientView';
+import { DepartedClients } from './departedClients';
+import { listRunHistory, runHistory } from './runHistory';
 import { ClientRegistry } from './clientRegistry';
 import { createHttpApp } from './httpRoutes';
 import { ModelParts } from './modelParts';
@@ -44,6 +48,8 @@ export class Coordinator {
   private io!: Server;
   private http!: HttpServer;
   private snapshotTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly departed = new DepartedClients();
+  private baseWeights: Promise<LlamaWeights> | undefined;
 
   private constructor(
     private readonly o: CoordinatorOptions,
@@ -75,7 +81,13 @@ export class Coordinator {
   }
 
   private async listen(): Promise<void> {
-    const app = createHttpApp({ model: () => this.model, webRoot: this.o.webRoot });
+    const app = createHttpApp({
+      model: () => this.model, webRoot: this.o.webRoot,
+      routes: (a) => attachAdminHttpRoutes(a, {
+        token: this.o.adminToken, store: this.store, model: () => this.model, log: this.log,
+        baseWeights: () => (this.baseWeights ??= loadModelDir(this.o.modelDir).then((m) => m.weights)),
+      }),
+    });
     this.http = createServer(app);
     const cfg = this.model.config;
     const maxUpdate = maxUpdateBytes(cfg, { rank: 256, alpha: 1, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] });
@@ -93,7 +105,10 @@ export class Coordinator {
       },
     });
     attachAdminNamespace(this.io.of(ADMIN_NAMESPACE), this.o.adminToken, this.adminActions(), this.log);
-    this.registry.onChange(() => this.changed());
+    this.registry.onChange(() => {
+      this.departed.update(this.connectedClients());
+      this.changed();
+    });
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.o.port, this.o.host ?? '127.0.0.1', () => resolve());
@@ -175,6 +190,8 @@ export class Coordinator {
         this.store.updateRunSettings(runId, JSON.stringify(settings), settings.rounds);
       },
       snapshot: () => this.snapshot(),
+      listRuns: () => listRunHistory(this.store),
+      runHistory: (runId) => runHistory(this.store, runId),
     };
   }
 
@@ -187,11 +204,21 @@ export class Coordinator {
       round: run ? run.currentRound : 0,
       baseAccuracy: run?.baseAccuracy,
       rounds: run ? run.rounds : [],
-      clients: this.registry.all().map((c) => ({
-        clientId: c.clientId, label: c.capabilities.label, connected: true, state: c.state, budgetBytes: c.capabilities.budgetBytes,
-        adapter: [c.capabilities.adapter.vendor, c.capabilities.adapter.description].filter(Boolean).join(' '), lastSeen: c.lastSeen, lastError: c.lastError,
-      })),
+      clients: this.connectedClients(),
+      departedClients: this.departed.list(),
+      model: {
+        id: this.model.id, dir: this.o.modelDir, numLayers: this.model.config.numLayers, architecture: this.model.config.architecture,
+        configUrl: `${this.model.baseUrl}/config.json`, tokenizerUrl: `${this.model.baseUrl}/tokenizer.json`,
+        partUrls: this.model.partsFor(fullPlan(this.model.config)).map((p) => p.url),
+      },
     };
+  }
+
+  /** Dashboard rows of the connected tabs, with their current or last assignment. */
+  private connectedClients(): ClientSnapshot[] {
+    const run = this.active?.run;
+    const open = run?.openAttempt ? [...run.openAttempt.tasks.values()] : [];
+    return this.registry.all().map((c) => clientView(c, open, run?.rounds ?? []));
   }
 
   /** Coalesces state broadcasts to dashboards (at most a few per second). */

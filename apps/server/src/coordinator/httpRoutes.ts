@@ -10,7 +10,8 @@ import type { ModelParts } from './modelParts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-export function createHttpApp(opts: { model: () => ModelParts; webRoot: string }): Express {
+/** `routes`: more routes (the admin downloads), mounted before the static web client. */
+export function createHttpApp(opts: { model: () => ModelParts; webRoot: string; routes?: (app: Express) => void }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
@@ -31,6 +32,7 @@ export function createHttpApp(opts: { model: () => ModelParts; webRoot: string }
     res.setHeader('Cache-Control', IMMUTABLE);
     res.type('application/octet-stream').send(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
   });
+  opts.routes?.(app);
   if (existsSync(join(opts.webRoot, 'index.html'))) {
     app.use(express.static(opts.webRoot, { index: 'index.html', maxAge: 0 }));
   } else {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LORA_TARGETS } from '../engine/lora';
 import { ProtocolError, type Ack, type ProtocolErrorBody } from './federatedProtocol';
+import type { RunHistory, RunHistoryEntry, RunHistoryRequest } from './adminHistory';
 
 export const RUN_TASKS = ['spam', 'brown-genre'] as const;
 export const AGGREGATION_RULES = ['fedavg-factors', 'svd-product'] as const;
@@ -27,11 +28,12 @@ export const runSettingsSchema = z.object({
     alpha: z.number().positive().max(10_000).default(16),
     targets: z.array(z.enum(LORA_TARGETS)).min(1).default([...LORA_TARGETS]),
   }).prefault({}),
-  lr: z.number().positive().max(1).default(3e-3),
+  // Defaults: what the swarm measured to beat the base model on spam in 3 rounds (README, Swarm).
+  lr: z.number().positive().max(1).default(5e-3),
   clipNorm: z.number().positive().max(1e6).default(1),
-  localSteps: z.number().int().min(1).max(10_000).default(10),
+  localSteps: z.number().int().min(1).max(10_000).default(20),
   batch: z.number().int().min(1).max(256).default(8),
-  seqLen: z.number().int().min(8).max(4096).default(128),
+  seqLen: z.number().int().min(8).max(4096).default(64),
   partition: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('iid') }),
     z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().max(1000) }),
@@ -72,6 +74,10 @@ export interface AdminClientToServer {
   stop: (req: { runId: string }, ack: (a: Ack) => void) => void;
   configure: (req: { runId: string; settings: RunSettingsInput }, ack: (a: Ack) => void) => void;
   snapshot: (ack: (a: Ack<{ state: CoordinatorSnapshot }>) => void) => void;
+  /** Every run in the store, newest first, with its final metrics (adminHistory.ts). */
+  listRuns: (ack: (a: Ack<{ runs: RunHistoryEntry[] }>) => void) => void;
+  /** One run's committed rounds, rebuilt from the store. */
+  runHistory: (req: RunHistoryRequest, ack: (a: Ack<RunHistory>) => void) => void;
 }
 
 export interface RoundSummary {
@@ -111,6 +117,20 @@ export interface ClientSnapshot {
   adapter: string;
   lastSeen: number;
   lastError?: string;
+  /** Socket bytes of the tab's connection (adapters and batches). */
+  bytesUp?: number;
+  bytesDown?: number;
+  /** The round of the tab's current assignment, or of its last one. */
+  round?: number;
+  /** That assignment's plan (describePlan: "0,3a,5m") and what came of it. */
+  plan?: string;
+  taskStatus?: string;
+  estimateBytes?: number;
+  /** Measured ledger peak and tokens/s of the tab's last delivered update. */
+  peakBytes?: number;
+  tokensPerSecond?: number;
+  /** Why the tab was dropped (disconnected) or rejected (too small a budget, a failed task). */
+  reason?: string;
 }
 
 export interface CoordinatorSnapshot {
@@ -121,6 +141,10 @@ export interface CoordinatorSnapshot {
   baseAccuracy?: number;
   rounds: RoundSummary[];
   clients: ClientSnapshot[];
+  /** Tabs that left (connected: false), newest first, with why; `clients` holds the connected ones. */
+  departedClients?: ClientSnapshot[];
+  /** The model the coordinator serves: its directory, and the URLs of its files (the parts of the full model). */
+  model?: { id: string; dir: string; numLayers: number; architecture: string; configUrl: string; tokenizerUrl: string; partUrls: string[] };
 }
 
 export interface AdminServerToClient {
