@@ -7,14 +7,14 @@ import { parseByteSize } from '../swarm/byteSize';
 import { nonNegativeInt, parseCliArgs, positiveInt, positiveNumber, runCli, UsageError } from './cliSupport';
 
 const USAGE = 'npm run swarm -- --clients N --rounds R --budgets 16MiB,24MiB,40MiB [--local-steps S] [--batch B] [--seq-len T] [--lr LR] ' +
-  '[--task spam|brown-genre] [--eval-examples N] [--deadline-s S] [--kill-during-round K] [--seed N] [--verbose]';
+  '[--task spam|brown-genre] [--layer-pick sample|top] [--eval-examples N] [--deadline-s S] [--kill-during-round K] [--seed N] [--verbose]';
 
 await runCli(USAGE, async () => {
   const a = parseCliArgs(USAGE, {
     clients: { type: 'string' }, rounds: { type: 'string' }, budgets: { type: 'string' }, 'local-steps': { type: 'string' },
     batch: { type: 'string' }, 'seq-len': { type: 'string' }, lr: { type: 'string' }, task: { type: 'string', default: 'spam' },
     'eval-examples': { type: 'string' }, 'deadline-s': { type: 'string' }, 'kill-during-round': { type: 'string' }, seed: { type: 'string' },
-    verbose: { type: 'boolean', default: false },
+    'layer-pick': { type: 'string', default: 'sample' }, verbose: { type: 'boolean', default: false },
   });
   const clients = positiveInt(a.clients, 3, 'clients');
   if (!a.budgets) throw new UsageError('--budgets is required (a comma-separated list, e.g. 16MiB,24MiB,40MiB; cycled over the clients)');
@@ -26,6 +26,8 @@ await runCli(USAGE, async () => {
   }
   const budgets = Array.from({ length: clients }, (_, i) => list[i % list.length]);
   if (a.task !== 'spam' && a.task !== 'brown-genre') throw new UsageError(`--task must be spam or brown-genre, got "${a.task}"`);
+  const layerPick = a['layer-pick'];
+  if (layerPick !== 'sample' && layerPick !== 'top') throw new UsageError(`--layer-pick must be sample or top, got "${layerPick}"`);
   const t0 = Date.now();
   const log = (s: string) => console.log(`[swarm ${((Date.now() - t0) / 1000).toFixed(0)}s] ${s}`);
   const result = await runSwarm({
@@ -34,7 +36,7 @@ await runCli(USAGE, async () => {
       name: 'swarm', task: a.task, rounds: positiveInt(a.rounds, 3, 'rounds'), localSteps: positiveInt(a['local-steps'], 20, 'local-steps'),
       batch: positiveInt(a.batch, 8, 'batch'), seqLen: positiveInt(a['seq-len'], 64, 'seq-len'), lr: positiveNumber(a.lr, 5e-3, 'lr'),
       evalExamples: positiveInt(a['eval-examples'], 200, 'eval-examples'), deadlineMs: positiveInt(a['deadline-s'], 900, 'deadline-s') * 1000,
-      seed: nonNegativeInt(a.seed, 1, 'seed'), shards: clients,
+      seed: nonNegativeInt(a.seed, 1, 'seed'), shards: clients, layerPick,
     },
     killDuringRound: a['kill-during-round'] === undefined ? undefined : nonNegativeInt(a['kill-during-round'], 0, 'kill-during-round'),
     log,

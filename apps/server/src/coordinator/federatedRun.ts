@@ -163,7 +163,8 @@ export class FederatedRun {
   private async runAttempt(round: number): Promise<void> {
     const s = this.d.settings;
     const attemptNo = this.attempts++;
-    const rng = new SeededRandom(stableHash32(`${this.d.runId}:${round}:${attemptNo}`));
+    // Seeded by the run settings, not the run id: the same settings sample the same plans.
+    const rng = new SeededRandom(stableHash32(`${s.seed}:${round}:${attemptNo}`));
     const deadline = Date.now() + s.deadlineMs;
     const attempt = new RoundAttempt(round, attemptNo, deadline);
     this.attempt = attempt;
