@@ -101,6 +101,9 @@ test('the admin dashboard runs a small federated job end to end', { timeout: 8 *
 
     // ---- a bad setting is refused on its field; a good run is created.
     const setField = (field: string, value: string) => dash.fill(`#run-form [data-field="${field}"]`, value);
+    // The model select is filled from listModels (the default model's directory under models/).
+    await dash.locator('#model-dir option[value="tiny-brown-llama"]').waitFor({ state: 'attached', timeout: 20_000 });
+    await dash.selectOption('#model-dir', 'tiny-brown-llama');
     await setField('name', 'dashboard-e2e');
     for (const [f, v] of [['rounds', '2'], ['clientsPerRound', '2'], ['minClients', '2'], ['localSteps', '2'], ['batch', '2'], ['seqLen', '32'], ['evalExamples', '20'], ['shards', '2'], ['lora.rank', '0']]) {
       await setField(f, v);

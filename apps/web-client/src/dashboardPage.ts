@@ -33,8 +33,8 @@ const controls = new RunControls(async (action, runId) => {
     void refreshHistory();
   }
 });
-const form = new RunForm(async (settings) => {
-  const { runId } = await need().request('createRun', settings);
+const form = new RunForm(async (request) => {
+  const { runId } = await need().request('createRun', request);
   form.created(runId);
   controls.setPending(runId);
   void refreshHistory();
@@ -49,7 +49,10 @@ function showConnection(state: ConnectionState, detail?: string): void {
   connectionBadge.dataset.state = state;
   connectionBadge.textContent = state === 'refused' ? 'token refused' : state === 'connected' ? 'connected' : state === 'connecting' ? 'connecting…' : `not connected${detail ? ` (${detail})` : ''}`;
   controls.setConnected(state === 'connected');
-  if (state === 'connected') void refreshHistory();
+  if (state === 'connected') {
+    void refreshHistory();
+    void refreshModels();
+  }
 }
 
 function showState(s: CoordinatorSnapshot): void {
@@ -63,6 +66,16 @@ function showState(s: CoordinatorSnapshot): void {
   if (status !== lastStatus) {
     lastStatus = status;
     void refreshHistory();
+  }
+}
+
+/** The model choices of the form (the coordinator lists its models root). */
+async function refreshModels(): Promise<void> {
+  if (!connection?.connected) return;
+  try {
+    form.showModels(await connection.request('listModels'));
+  } catch (e) {
+    console.warn(`models: ${(e as Error).message}`);
   }
 }
 

@@ -2,7 +2,7 @@
 // its training run with the CPU reference engine running on the same data in the page.
 import * as Comlink from 'comlink';
 import {
-  createLoraAdapter, initLlamaWeights, LlamaModel, LORA_TARGETS, loraToPeftTensors, LoraTrainer, SeededRandom,
+  createLoraAdapter, initLlamaWeights, LlamaModel, LORA_TARGETS, loraForPlan, loraToPeftTensors, LoraTrainer, planPeakBytes, SeededRandom,
   serializeSafetensors, weightsToHfTensors, type ModelConfig, type SubmodelPlan, type TrainingWorkerApi,
 } from '@fedllm/core';
 
@@ -31,7 +31,7 @@ function request(budgetBytes: number) {
   return {
     weights, lora,
     req: {
-      config, plan, baseTensors: [toBuffer(serializeSafetensors(base))], lora: toBuffer(serializeSafetensors(loraToPeftTensors(lora))),
+      config, plan, baseTensors: [toBuffer(serializeSafetensors(base))], lora: toBuffer(serializeSafetensors(loraToPeftTensors(loraForPlan(lora, plan)))), // what the coordinator sends: the plan's pairs only
       loraConfig, batches: { batch: B, seqLen: T, inputIds, targets }, steps: STEPS, lr: LR, budgetBytes,
     },
   };
@@ -52,7 +52,9 @@ async function trainAndCompare() {
     return cpu.step({ B, T, inputIds: req.batches.inputIds.slice(k, k + n), targets: req.batches.targets.slice(k, k + n) });
   });
   const r = await worker.train(req);
-  return { info, cpuLosses, gpuLosses: r.losses, peakBytes: r.peakBytes, estimateBytes: r.estimateBytes, loraBytes: r.lora.byteLength, tokensPerSecond: r.tokensPerSecond };
+  // What the coordinator's planner predicts for this plan (buffers + its uniform reserve).
+  const plannedBytes = planPeakBytes({ config, lora: req.loraConfig, batch: B, seqLen: T }, plan);
+  return { info, cpuLosses, gpuLosses: r.losses, peakBytes: r.peakBytes, estimateBytes: r.estimateBytes, plannedBytes, loraBytes: r.lora.byteLength, tokensPerSecond: r.tokensPerSecond };
 }
 
 async function errorName(p: Promise<unknown>): Promise<string> {

@@ -53,6 +53,7 @@ export * from './protocol/benchReport';
 export * from './protocol/federatedProtocol';
 export * from './protocol/runSettings';
 export * from './protocol/adminHistory';
+export * from './protocol/adminModels';
 export * from './storage/runStoreRows';
 export * from './federated/aggregateLayerwise';
 export * from './federated/loraProductMean';

@@ -58,3 +58,18 @@ export async function createGpuContext(gpu: GPU | undefined = self.navigator?.gp
   };
   return ctx;
 }
+
+/**
+ * Waits for GPU work (a buffer map), failing with the DeviceLostError if the device is lost
+ * meanwhile. A lost device aborts pending maps (AbortError) before device.lost settles, so a
+ * failed wait gives device.lost a moment to say whether that is why.
+ */
+export async function whileDeviceLives<T>(ctx: GpuContext, work: Promise<T>): Promise<T> {
+  try {
+    return await Promise.race([work, ctx.lost.then((e) => Promise.reject(e))]);
+  } catch (e) {
+    if (e instanceof DeviceLostError) throw e;
+    const lost = await Promise.race([ctx.lost, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))]);
+    throw lost ?? e;
+  }
+}

@@ -7,7 +7,7 @@ import type { CrossEntropyGradDispatch } from './crossEntropy';
 import { bufferOf, isSlice, recordDispatch, type Bindable, type BufferSlice, type Dispatch } from './dispatch';
 import { validateTokenIds } from './elementwise';
 import { validateTargets } from './crossEntropy';
-import type { GpuContext } from './gpuDevice';
+import { whileDeviceLives, type GpuContext } from './gpuDevice';
 import { KernelSet } from './kernelSet';
 import { GpuMemoryLedger, GpuOutOfMemoryError } from './memoryLedger';
 import type { RopeTableBuffers } from './rope';
@@ -281,7 +281,7 @@ export class LoraTrainingSession {
     const lossRows = this.buffers.get('io.lossRows')!, readback = this.buffers.get('io.lossReadback')!;
     enc.copyBufferToBuffer(lossRows, 0, readback, 0, B * T * 4);
     q.submit([enc.finish()]);
-    await Promise.race([readback.mapAsync(GPUMapMode.READ), this.ctx.lost.then((e) => Promise.reject(e))]);
+    await whileDeviceLives(this.ctx, readback.mapAsync(GPUMapMode.READ));
     const rows = new Float32Array(readback.getMappedRange());
     let sum = 0;
     for (let i = 0; i < rows.length; i++) sum += rows[i];
@@ -308,7 +308,7 @@ export class LoraTrainingSession {
     pass.end();
     enc.copyBufferToBuffer(this.buffers.get('logits')!, 0, staging, 0, B * T * config.vocabSize * 4);
     this.ctx.device.queue.submit([enc.finish()]);
-    await Promise.race([staging.mapAsync(GPUMapMode.READ), this.ctx.lost.then((e) => Promise.reject(e))]);
+    await whileDeviceLives(this.ctx, staging.mapAsync(GPUMapMode.READ));
     const out = new Float32Array(staging.getMappedRange().slice(0));
     staging.unmap();
     return out;
@@ -326,7 +326,7 @@ export class LoraTrainingSession {
     const enc = this.ctx.device.createCommandEncoder();
     for (const p of this.loraParams) enc.copyBufferToBuffer(this.buffers.get(p.name)!, 0, staging, p.offset * 4, p.floats * 4);
     this.ctx.device.queue.submit([enc.finish()]);
-    await Promise.race([staging.mapAsync(GPUMapMode.READ), this.ctx.lost.then((e) => Promise.reject(e))]);
+    await whileDeviceLives(this.ctx, staging.mapAsync(GPUMapMode.READ));
     const all = new Float32Array(staging.getMappedRange().slice(0));
     staging.unmap();
     const out: LoraAdapter = { config: { ...this.spec.lora.config }, layers: new Map() };

@@ -1,18 +1,20 @@
 /**
- * The admin namespace: run control (create, start, pause, resume, stop, configure) and live state.
+ * The admin namespace: run control (create, start, pause, resume, stop, configure), the models a
+ * run can use, and live state.
  * The token is checked when the socket connects, before any event is accepted, with a
  * constant-time comparison; a socket without it never gets a connection.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Namespace } from 'socket.io';
 import {
-  errorAck, parseMessage, ProtocolError, runHistoryRequestSchema, type Ack, type CoordinatorSnapshot, type RunHistory, type RunHistoryEntry,
-  type RunSettingsInput,
+  errorAck, parseMessage, ProtocolError, runHistoryRequestSchema, type Ack, type CoordinatorSnapshot, type ModelList, type RunHistory,
+  type RunHistoryEntry,
 } from '@fedllm/core';
 
 export interface AdminActions {
-  createRun(settings: unknown): string;
-  start(runId: string): void;
+  /** Settings plus an optional modelDir; both are validated by the coordinator (field-level errors). */
+  createRun(request: unknown): Promise<string>;
+  start(runId: string): Promise<void> | void;
   pause(runId: string): void;
   resume(runId: string): void;
   stop(runId: string): void;
@@ -20,7 +22,10 @@ export interface AdminActions {
   snapshot(): CoordinatorSnapshot;
   listRuns(): RunHistoryEntry[];
   runHistory(runId: string): RunHistory;
+  listModels(): Promise<ModelList>;
 }
+
+type Reply = Record<string, unknown> | void;
 
 /** Compares secrets in constant time (hashing first makes the lengths equal). */
 export function tokenMatches(given: unknown, expected: string): boolean {
@@ -42,25 +47,27 @@ export function attachAdminNamespace(nsp: Namespace, token: string, actions: Adm
     next(new Error('unauthorized: the admin token is missing or wrong'));
   });
   nsp.on('connection', (socket) => {
-    const on = (event: string, fn: (req: unknown) => Record<string, unknown> | void) => {
+    // Handlers may be async (loading a model); the ack waits for them, and a throw either way is a typed refusal.
+    const on = (event: string, fn: (req: unknown) => Reply | Promise<Reply>) => {
       socket.on(event, (...args: unknown[]) => {
         const ack = args[args.length - 1];
         if (typeof ack !== 'function') return;
-        try {
-          (ack as (a: Ack<Record<string, unknown>>) => void)({ ok: true, ...(fn(args[0]) ?? {}) });
-        } catch (e) {
-          (ack as (a: unknown) => void)(errorAck(e));
-        }
+        const req = args.length > 1 ? args[0] : undefined;
+        Promise.resolve().then(() => fn(req)).then(
+          (r) => (ack as (a: Ack<Record<string, unknown>>) => void)({ ok: true, ...(r ?? {}) }),
+          (e: unknown) => (ack as (a: unknown) => void)(errorAck(e)),
+        );
       });
     };
-    on('createRun', (req) => ({ runId: actions.createRun(req as RunSettingsInput) }));
-    on('start', (req) => actions.start(runIdOf(req)));
+    on('createRun', async (req) => ({ runId: await actions.createRun(req) }));
+    on('start', async (req) => actions.start(runIdOf(req)));
     on('pause', (req) => actions.pause(runIdOf(req)));
     on('resume', (req) => actions.resume(runIdOf(req)));
     on('stop', (req) => actions.stop(runIdOf(req)));
     on('configure', (req) => actions.configure(runIdOf(req), (req as { settings?: unknown }).settings));
     on('snapshot', () => ({ state: actions.snapshot() }));
     on('listRuns', () => ({ runs: actions.listRuns() }));
+    on('listModels', async () => ({ ...(await actions.listModels()) }));
     on('runHistory', (req) => ({ ...actions.runHistory(parseMessage(runHistoryRequestSchema, req, 'runHistory').runId) }));
     socket.emit('state', actions.snapshot());
   });

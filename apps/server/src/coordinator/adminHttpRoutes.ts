@@ -10,18 +10,20 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Express, Request, Response } from 'express';
-import { mergeLoraIntoWeights, serializeSafetensors, weightsToHfTensors, type LlamaWeights } from '@fedllm/core';
+import { mergeLoraIntoWeights, serializeSafetensors, weightsToHfTensors } from '@fedllm/core';
 import type { RunStore } from '../storage/runStore';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadRoundCheckpoint, sha256Hex } from '../storage/roundCheckpoints';
 import { tokenMatches } from './adminEdge';
-import type { ModelParts } from './modelParts';
+import { ModelChangedError, type LoadedModel } from './modelCatalog';
 
 export interface AdminHttpDeps {
   token: string;
   store: RunStore;
-  model: () => ModelParts;
-  /** The base model's weights (loaded on first use). */
-  baseWeights: () => Promise<LlamaWeights>;
+  /**
+   * The base model a run fine-tuned, from the run's own directory (cached per directory); throws
+   * ModelChangedError when that directory now holds another model.
+   */
+  baseModel: (run: { id: string; modelDir: string; modelId: string }) => Promise<LoadedModel>;
   log: (m: string) => void;
 }
 
@@ -86,9 +88,14 @@ export function attachAdminHttpRoutes(app: Express, d: AdminHttpDeps): void {
   app.get(`${ADMIN_HTTP_PREFIX}/:runId/rounds/:round/merged/:file`, async (req, res) => {
     const r = committedRound(req, res);
     if (!r) return;
-    const m = d.model();
     const run = d.store.getRun(r.runId)!;
-    if (run.modelId !== m.id) return fail(res, 409, `run ${r.runId} fine-tuned model ${run.modelId}; this coordinator serves ${m.id}, so it cannot merge it`);
+    let base: LoadedModel;
+    try {
+      base = await d.baseModel(run);
+    } catch (e) {
+      return fail(res, e instanceof ModelChangedError ? 409 : 500, `cannot merge round ${r.round} of ${r.runId}: ${(e as Error).message}`);
+    }
+    const m = base.parts;
     try {
       if (req.params.file === 'config.json') return send(res, 'config.json', m.configJson, 'application/json');
       if (req.params.file === 'tokenizer.json') {
@@ -100,7 +107,7 @@ export function attachAdminHttpRoutes(app: Express, d: AdminHttpDeps): void {
       if (merged?.key !== key) {
         const bytes = (async () => {
           const adapter = await loadRoundCheckpoint(r.row.checkpointDir, m.config, r.row.adapterSha256);
-          const w = mergeLoraIntoWeights(m.config, await d.baseWeights(), adapter);
+          const w = mergeLoraIntoWeights(m.config, base.weights, adapter);
           return serializeSafetensors(weightsToHfTensors(m.config, w), { format: 'pt' });
         })();
         merged = { key, bytes };

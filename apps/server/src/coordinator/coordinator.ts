@@ -2,19 +2,19 @@
  * The coordinator process: HTTP (web client, model parts), socket.io (volunteer and admin
  * namespaces), the run store, and at most one active federated run. On start it resumes a run the
  * store says was running or paused (from its last committed round), or starts the configured
- * default run.
+ * default run. Each run fine-tunes its own model (a directory under the models root, default
+ * --model); the active run's model is the one served to tabs.
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { Server } from 'socket.io';
 import {
   ADMIN_NAMESPACE, fullPlan, parseRunSettings, ProtocolError, VOLUNTEER_NAMESPACE, type CoordinatorSnapshot, type RoundSummary,
-  type ClientSnapshot, type LlamaWeights, type RunSettings,
+  type ClientSnapshot, type LoraConfig, type ModelConfig, type ModelList, type RunSettings, parseModelDirChoice,
 } from '@fedllm/core';
-import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
+import { loadTask, loadTokenizerDir } from '@fedllm/core/node';
 import { attachAdminNamespace, type AdminActions } from './adminEdge';
 import { attachAdminHttpRoutes } from './adminHttpRoutes';
 import { clientView } from './clientView';
@@ -22,15 +22,19 @@ import { DepartedClients } from './departedClients';
 import { listRunHistory, runHistory } from './runHistory';
 import { ClientRegistry } from './clientRegistry';
 import { createHttpApp } from './httpRoutes';
-import { ModelParts } from './modelParts';
+import type { ModelParts } from './modelParts';
+import { ModelCatalog, ModelChangedError, type LoadedModel } from './modelCatalog';
 import { maxUpdateBytes } from './updateValidation';
-import { MAX_MESSAGE_BYTES } from './coordinatorLimits';
+import { MAX_LORA, MAX_MESSAGE_BYTES, MESSAGE_HEADROOM } from './coordinatorLimits';
 import { attachVolunteerNamespace } from './volunteerEdge';
 import { RunStore } from '../storage/runStore';
 import { openRun, type OpenedRun } from './runFactory';
 
 export interface CoordinatorOptions {
+  /** The model of runs created without a modelDir (and of the default run). */
   modelDir: string;
+  /** Where the model directories a run may name live (default: the parent of modelDir). */
+  modelsRoot?: string;
   dbPath: string;
   runsDir: string;
   webRoot: string;
@@ -49,26 +53,32 @@ export class Coordinator {
   private http!: HttpServer;
   private snapshotTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly departed = new DepartedClients();
-  private baseWeights: Promise<LlamaWeights> | undefined;
+  /** socket.io's message cap, fixed when the server starts (see listen). */
+  private messageCap = MAX_MESSAGE_BYTES;
 
   private constructor(
     private readonly o: CoordinatorOptions,
-    readonly model: ModelParts,
+    /** The served model: the active run's (the --model one until a run activates). */
+    private current: LoadedModel,
+    private readonly catalog: ModelCatalog,
     private readonly store: RunStore,
     private readonly log: (m: string) => void,
   ) {}
 
   static async start(o: CoordinatorOptions): Promise<Coordinator> {
     const log = o.log ?? ((m: string) => console.log(`[coordinator] ${m}`));
-    const loaded = await loadModelDir(o.modelDir);
-    const configJson = await readFile(join(o.modelDir, 'config.json'), 'utf8');
-    const tokenizerJson = await readFile(join(o.modelDir, 'tokenizer.json'), 'utf8').catch(() => undefined);
-    const model = ModelParts.build(loaded.config, loaded.weights, configJson, tokenizerJson);
+    const catalog = new ModelCatalog(o.modelsRoot ?? dirname(o.modelDir), o.modelDir);
+    const model = await catalog.load(o.modelDir);
     const store = RunStore.open(o.dbPath);
-    const c = new Coordinator(o, model, store, log);
+    const c = new Coordinator(o, model, catalog, store, log);
     await c.listen();
     await c.resumeOrStart();
     return c;
+  }
+
+  /** The model tabs are served now (the HTTP model routes read it on every request). */
+  get model(): ModelParts {
+    return this.current.parts;
   }
 
   get url(): string {
@@ -84,21 +94,20 @@ export class Coordinator {
     const app = createHttpApp({
       model: () => this.model, webRoot: this.o.webRoot,
       routes: (a) => attachAdminHttpRoutes(a, {
-        token: this.o.adminToken, store: this.store, model: () => this.model, log: this.log,
-        baseWeights: () => (this.baseWeights ??= loadModelDir(this.o.modelDir).then((m) => m.weights)),
+        token: this.o.adminToken, store: this.store, log: this.log,
+        baseModel: (run) => this.catalog.forRun(run),
       }),
     });
     this.http = createServer(app);
-    const cfg = this.model.config;
-    const maxUpdate = maxUpdateBytes(cfg, { rank: 256, alpha: 1, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] });
-    this.io = new Server(this.http, {
-      // Bounded on the way in: the largest legal update (any rank the settings allow) plus room.
-      maxHttpBufferSize: Math.min(maxUpdate + 1_048_576, MAX_MESSAGE_BYTES),
-      serveClient: false,
-    });
+    // socket.io cannot change its cap once listening (the websocket server takes it at creation),
+    // so it is sized for the largest legal update (any rank the settings allow) of any model
+    // there is now, bounded by MAX_MESSAGE_BYTES; a run whose updates would not fit is refused.
+    const configs = [this.model.config, ...(await this.catalog.scan()).map((m) => m.config)];
+    this.messageCap = Math.min(MAX_MESSAGE_BYTES, Math.max(...configs.map((c) => maxUpdateBytes(c, MAX_LORA) + MESSAGE_HEADROOM)));
+    this.io = new Server(this.http, { maxHttpBufferSize: this.messageCap, serveClient: false });
     attachVolunteerNamespace(this.io.of(VOLUNTEER_NAMESPACE), {
       registry: this.registry, activeRun: () => this.active?.run, log: this.log,
-      maxUpdateBytes: () => (this.active ? maxUpdateBytes(cfg, this.active.run.settings.lora) : maxUpdate),
+      maxUpdateBytes: () => Math.min(maxUpdateBytes(this.model.config, this.active?.run.settings.lora ?? MAX_LORA), this.messageCap - MESSAGE_HEADROOM),
       onClientSeen: (cl) => {
         this.store.upsertClient({ id: cl.clientId, capabilitiesJson: JSON.stringify(cl.capabilities), budgetBytes: cl.capabilities.budgetBytes, lastError: cl.lastError ?? null });
         this.changed();
@@ -123,32 +132,61 @@ export class Coordinator {
       return;
     }
     if (this.o.defaultRun !== undefined && this.o.defaultRun !== false) {
-      const runId = this.createRun(this.o.defaultRun);
+      const runId = await this.createRun(this.o.defaultRun);
       await this.activate(runId, false);
     }
   }
 
-  createRun(input: unknown): string {
+  /** Creates a run of `input`'s settings on its `modelDir` (a name under the models root; default --model). */
+  async createRun(input: unknown): Promise<string> {
     const settings = parseRunSettings(input);
+    const model = await this.catalog.choose(parseModelDirChoice(input));
+    this.checkFits(model.parts.config, settings.lora);
     const id = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
-    this.store.createRun({ id, name: settings.name, settingsJson: JSON.stringify(settings), modelDir: this.o.modelDir, modelId: this.model.id, task: settings.task, totalRounds: settings.rounds });
-    this.log(`created run ${id}: ${settings.rounds} round(s) of ${settings.task}`);
+    this.store.createRun({ id, name: settings.name, settingsJson: JSON.stringify(settings), modelDir: model.dir, modelId: model.parts.id, task: settings.task, totalRounds: settings.rounds });
+    this.log(`created run ${id}: ${settings.rounds} round(s) of ${settings.task} on ${model.dir} (model ${model.parts.id})`);
     this.changed();
     return id;
+  }
+
+  /** Refuses settings whose largest update would exceed socket.io's cap (fixed at start-up). */
+  private checkFits(cfg: ModelConfig, lora: LoraConfig): void {
+    const need = maxUpdateBytes(cfg, lora) + MESSAGE_HEADROOM;
+    if (need > this.messageCap) {
+      throw new ProtocolError('bad-settings', `invalid run setting modelDir: an update of this model at LoRA rank ${lora.rank} may reach ${need} bytes, over this coordinator's message cap of ${this.messageCap} (restart it to size the cap for models added since, or lower the rank)`, 'modelDir');
+    }
+  }
+
+  /** The model a stored run was made for, checked against what its directory holds now. */
+  private async runModel(runId: string, settings: RunSettings): Promise<LoadedModel> {
+    const row = this.store.getRun(runId);
+    if (!row) throw new ProtocolError('not-found', `no run ${runId}`);
+    let model: LoadedModel;
+    try {
+      model = await this.catalog.forRun(row);
+    } catch (e) {
+      if (e instanceof ModelChangedError) throw new ProtocolError('bad-settings', e.message, 'modelDir');
+      throw new ProtocolError('bad-settings', `run ${runId}'s model ${row.modelDir} does not load: ${(e as Error).message}`, 'modelDir');
+    }
+    this.checkFits(model.parts.config, settings.lora);
+    return model;
   }
 
   private async activate(runId: string, paused: boolean): Promise<void> {
     if (this.active && !['completed', 'stopped', 'failed'].includes(this.active.run.status)) {
       throw new ProtocolError('run-not-active', `run ${this.active.run.runId} is still ${this.active.run.status}; stop it first`);
     }
-    await this.active?.close();
     const row = this.store.getRun(runId);
     if (!row) throw new ProtocolError('not-found', `no run ${runId}`);
-    if (row.modelId !== this.model.id) throw new ProtocolError('bad-settings', `run ${runId} was made for model ${row.modelId}; this coordinator serves ${this.model.id}`);
     const settings: RunSettings = parseRunSettings(JSON.parse(row.settingsJson));
+    const model = await this.runModel(runId, settings);
+    await this.active?.close();
+    this.active = undefined;
+    // From here tabs are served this run's model (its parts URLs carry its id, so no stale cache).
+    this.current = model;
     const opened = await openRun({
-      runId, settings, modelDir: this.o.modelDir, runsDir: this.o.runsDir, model: this.model, store: this.store,
-      registry: this.registry, log: this.log, task: loadTask(settings.task), tokenizer: await loadTokenizerDir(this.o.modelDir),
+      runId, settings, modelDir: model.dir, runsDir: this.o.runsDir, model: model.parts, store: this.store,
+      registry: this.registry, log: this.log, task: loadTask(settings.task), tokenizer: await loadTokenizerDir(model.dir),
       onRoundCommitted: (s: RoundSummary) => {
         this.io.of(ADMIN_NAMESPACE).emit('roundCommitted', { ...s, runId });
         this.changed();
@@ -173,10 +211,12 @@ export class Coordinator {
   private adminActions(): AdminActions {
     return {
       createRun: (s) => this.createRun(s),
-      start: (runId) => {
+      start: async (runId) => {
         const row = this.store.getRun(runId);
         if (!row) throw new ProtocolError('not-found', `no run ${runId}`);
         if (row.status !== 'created') throw new ProtocolError('bad-message', `run ${runId} is ${row.status}; only a created run can start`);
+        // The model is checked before the ack, so a run whose model changed is refused to the operator, not only logged.
+        await this.runModel(runId, parseRunSettings(JSON.parse(row.settingsJson)));
         void this.activate(runId, false).catch((e: unknown) => this.log(`cannot start ${runId}: ${(e as Error).message}`));
       },
       pause: (runId) => this.requireActive(runId).run.pause(),
@@ -192,7 +232,12 @@ export class Coordinator {
       snapshot: () => this.snapshot(),
       listRuns: () => listRunHistory(this.store),
       runHistory: (runId) => runHistory(this.store, runId),
+      listModels: () => this.listModels(),
     };
+  }
+
+  listModels(): Promise<ModelList> {
+    return this.catalog.list();
   }
 
   snapshot(): CoordinatorSnapshot {
@@ -207,7 +252,7 @@ export class Coordinator {
       clients: this.connectedClients(),
       departedClients: this.departed.list(),
       model: {
-        id: this.model.id, dir: this.o.modelDir, numLayers: this.model.config.numLayers, architecture: this.model.config.architecture,
+        id: this.model.id, dir: this.current.dir, numLayers: this.model.config.numLayers, architecture: this.model.config.architecture,
         configUrl: `${this.model.baseUrl}/config.json`, tokenizerUrl: `${this.model.baseUrl}/tokenizer.json`,
         partUrls: this.model.partsFor(fullPlan(this.model.config)).map((p) => p.url),
       },

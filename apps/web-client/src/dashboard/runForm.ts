@@ -2,9 +2,12 @@
  * The "create a run" form: every input names its setting (data-field, dotted like "lora.rank"),
  * starts at the schema's default, and is read back into RunSettingsInput. Settings are checked
  * with the same schema the coordinator uses before they are sent; a refusal (here or from the
- * coordinator) is shown on the field at fault.
+ * coordinator) is shown on the field at fault. The model is a select of the coordinator's model
+ * directories (listModels); its value is the run's modelDir.
  */
-import { LORA_TARGETS, LORA_MODULE_NAMES, parseRunSettings, ProtocolError, runSettingsSchema, type RunSettingsInput } from '@fedllm/core';
+import {
+  LORA_TARGETS, LORA_MODULE_NAMES, parseModelDirChoice, parseRunSettings, ProtocolError, runSettingsSchema, type CreateRunRequest, type ModelList,
+} from '@fedllm/core';
 import { byId, el } from './dom';
 
 type FieldElement = HTMLInputElement | HTMLSelectElement | HTMLFieldSetElement;
@@ -13,7 +16,9 @@ export class RunForm {
   private readonly form = byId<HTMLFormElement>('run-form');
   private readonly message = byId('run-form-message');
 
-  constructor(onSubmit: (settings: RunSettingsInput) => Promise<void>) {
+  private readonly modelSelect = byId<HTMLSelectElement>('model-dir');
+
+  constructor(onSubmit: (request: CreateRunRequest) => Promise<void>) {
     const targets = byId('lora-targets');
     targets.replaceChildren(...LORA_TARGETS.map((t) => {
       const box = el('input');
@@ -38,6 +43,7 @@ export class RunForm {
     const d = runSettingsSchema.parse({});
     for (const f of this.fields()) {
       const key = f.dataset.field!;
+      if (key === 'modelDir') continue; // filled by showModels
       if (f instanceof HTMLFieldSetElement) {
         for (const box of f.querySelectorAll<HTMLInputElement>('input[type=checkbox]')) box.checked = d.lora.targets.includes(box.value as never);
         continue;
@@ -51,8 +57,8 @@ export class RunForm {
     return [...this.form.querySelectorAll<FieldElement>('[data-field]')];
   }
 
-  /** The form as settings; empty number fields are left out (the default applies). */
-  read(): RunSettingsInput {
+  /** The form as a createRun request; empty number fields are left out (the default applies), and so is an empty model (--model). */
+  read(): CreateRunRequest {
     const out: Record<string, unknown> = {};
     for (const f of this.fields()) {
       const key = f.dataset.field!;
@@ -60,7 +66,7 @@ export class RunForm {
         set(out, key, [...f.querySelectorAll<HTMLInputElement>('input:checked')].map((b) => b.value));
         continue;
       }
-      if (key === 'partition.alpha') continue;
+      if (key === 'partition.alpha' || (key === 'modelDir' && f.value === '')) continue;
       const kind = f.dataset.kind;
       if (!kind) {
         set(out, key, f.value);
@@ -75,14 +81,15 @@ export class RunForm {
       const a = (this.form.querySelector<HTMLInputElement>('[data-field="partition.alpha"]')!).value;
       partition.alpha = a.trim() === '' ? Number.NaN : Number(a);
     }
-    return out as RunSettingsInput;
+    return out as CreateRunRequest;
   }
 
   /** Validates with the coordinator's own rules; shows the first refusal on its field. */
-  private check(settings: RunSettingsInput): boolean {
+  private check(request: CreateRunRequest): boolean {
     this.clearError();
     try {
-      parseRunSettings(settings);
+      parseRunSettings(request);
+      parseModelDirChoice(request);
       return true;
     } catch (e) {
       this.refused(e);
@@ -137,9 +144,28 @@ export class RunForm {
     this.message.dataset.state = state;
   }
 
-  /** Shows the coordinator's model (runs fine-tune the model it serves). */
+  /** Shows the model the coordinator serves now (the active run's). */
   showModel(text: string): void {
-    byId<HTMLInputElement>('model-dir').value = text;
+    byId('model-serving').textContent = `serving ${text}`;
+  }
+
+  /** Fills the model select from listModels, keeping the operator's pick; the default is --model. */
+  showModels(list: ModelList): void {
+    const picked = this.modelSelect.dataset.loaded ? this.modelSelect.value : undefined;
+    const options = list.models.map((m) => {
+      const o = el('option', { text: `${m.name} (${m.architecture}, ${m.numLayers} layers, hidden ${m.hiddenSize}, ${(m.weightsBytes / 2 ** 20).toFixed(1)} MiB)` });
+      o.value = m.name;
+      return o;
+    });
+    // --model outside the root still makes runs: the empty value means "the coordinator's default".
+    if (list.defaultModel === null) {
+      const o = el('option', { text: `${list.defaultDir} (--model)` });
+      o.value = '';
+      options.unshift(o);
+    }
+    this.modelSelect.replaceChildren(...options);
+    this.modelSelect.value = picked !== undefined && options.some((o) => o.value === picked) ? picked : list.defaultModel ?? '';
+    this.modelSelect.dataset.loaded = 'true';
   }
 }
 

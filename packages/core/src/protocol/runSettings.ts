@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { LORA_TARGETS } from '../engine/lora';
 import { ProtocolError, type Ack, type ProtocolErrorBody } from './federatedProtocol';
 import type { RunHistory, RunHistoryEntry, RunHistoryRequest } from './adminHistory';
+import type { CreateRunRequest, ModelList } from './adminModels';
 
 export const RUN_TASKS = ['spam', 'brown-genre'] as const;
 export const AGGREGATION_RULES = ['fedavg-factors', 'svd-product'] as const;
@@ -67,7 +68,8 @@ export type RunStatus = 'created' | 'running' | 'paused' | 'stopped' | 'complete
 
 /** Admin namespace: every event needs the admin token (checked at connection). */
 export interface AdminClientToServer {
-  createRun: (settings: RunSettingsInput, ack: (a: Ack<{ runId: string }>) => void) => void;
+  /** Settings plus, optionally, the model's directory name under the models root (adminModels.ts). */
+  createRun: (settings: CreateRunRequest, ack: (a: Ack<{ runId: string }>) => void) => void;
   start: (req: { runId: string }, ack: (a: Ack) => void) => void;
   pause: (req: { runId: string }, ack: (a: Ack) => void) => void;
   resume: (req: { runId: string }, ack: (a: Ack) => void) => void;
@@ -78,6 +80,8 @@ export interface AdminClientToServer {
   listRuns: (ack: (a: Ack<{ runs: RunHistoryEntry[] }>) => void) => void;
   /** One run's committed rounds, rebuilt from the store. */
   runHistory: (req: RunHistoryRequest, ack: (a: Ack<RunHistory>) => void) => void;
+  /** The model directories under the models root a run can use. */
+  listModels: (ack: (a: Ack<ModelList>) => void) => void;
 }
 
 export interface RoundSummary {
