@@ -17,12 +17,13 @@ import { DEFAULT_MODEL_DIR } from '../src/cli/defaults';
 
 const MiB = 2 ** 20;
 const BUDGETS = [16 * MiB, 24 * MiB, 40 * MiB];
-// 4 rounds: the first mostly teaches the answer format (eval loss 13 -> 0.97); a CPU simulation of
-// this run (same data, plans and aggregation) reached accuracy 0.65 / 0.775 after rounds 2 / 3 with
-// eval loss 0.80 / 0.74, where 3 rounds left the accuracy at the knife edge of the majority class.
+// 5 rounds: the first mostly teaches the answer format (eval loss 13 -> 0.97), and the accuracy
+// leaves the majority class (0.645) only once the eval loss is well below 0.9. Measured here: with
+// 3 rounds the last accuracy was 0.730 in one run and 0.645 in another; with 4 rounds 0.820, 0.790
+// and 0.675 (eval loss 0.707 .. 0.889) in three runs, too thin a margin for a test that must not flake.
 // Static top-k plans keep the run reproducible apart from which tab gets which shard.
 const SETTINGS = {
-  task: 'spam', rounds: 4, localSteps: 20, batch: 8, seqLen: 64, lr: 5e-3, evalExamples: 200, deadlineMs: 600_000, shards: 3, seed: 1,
+  task: 'spam', rounds: 5, localSteps: 20, batch: 8, seqLen: 64, lr: 5e-3, evalExamples: 200, deadlineMs: 600_000, shards: 3, seed: 1,
   layerPick: 'top',
 } as const;
 
@@ -40,7 +41,7 @@ test('three tabs with different budgets fine-tune the default model on spam thro
 
   assert.equal(r.final.status, 'completed');
   assert.equal(r.restarts, 1);
-  assert.deepEqual(r.rounds.map((x) => x.round), [0, 1, 2, 3], 'each round committed exactly once');
+  assert.deepEqual(r.rounds.map((x) => x.round), [0, 1, 2, 3, 4], 'each round committed exactly once');
   const last = r.rounds[r.rounds.length - 1];
   assert.ok(r.baseAccuracy !== undefined);
   assert.ok(last.accuracy > r.baseAccuracy, `held-out accuracy after the last round (${last.accuracy}) must beat the base model (${r.baseAccuracy})`);
@@ -59,7 +60,7 @@ test('three tabs with different budgets fine-tune the default model on spam thro
   // Every committed round left a PEFT directory that loads for the model.
   const runDir = join(r.workDir, 'runs', r.runId);
   const dirs = (await readdir(runDir)).filter((d) => /^round-\d+$/.test(d)).sort();
-  assert.deepEqual(dirs, ['round-0000', 'round-0001', 'round-0002', 'round-0003']);
+  assert.deepEqual(dirs, ['round-0000', 'round-0001', 'round-0002', 'round-0003', 'round-0004']);
   for (const d of dirs) {
     const cfgJson = JSON.parse(await readFile(join(runDir, d, 'adapter_config.json'), 'utf8'));
     assert.equal(cfgJson.peft_type, 'LORA');
