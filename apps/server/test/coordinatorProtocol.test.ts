@@ -10,20 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import {
-  ADMIN_NAMESPACE, assignmentSchema, LlamaModel, LoraTrainer, loraFromPeft, loraToPeftTensors, parseHfConfig, parseSafetensors,
-  peftAdapterConfig, PROTOCOL_VERSION, serializeSafetensors, VOLUNTEER_NAMESPACE, weightsFromHfTensors, type Ack, type Assignment,
-  type ClientCapabilities, type Tensor,
+  ADMIN_NAMESPACE, assignmentSchema, parseSafetensors, PROTOCOL_VERSION, serializeSafetensors, VOLUNTEER_NAMESPACE,
+  type Ack,
 } from '@fedllm/core';
 import { Coordinator } from '../src/coordinator/coordinator';
 import { DEFAULT_MODEL_DIR } from '../src/cli/defaults';
+import { caps, trainOnCpu } from './support/cpuBotTab';
 
 const TOKEN = 'test-admin-token';
 const MiB = 2 ** 20;
-const caps = (budgetBytes: number, label: string): ClientCapabilities => ({
-  adapter: { vendor: 'node-bot', architecture: 'cpu', description: 'CPU reference engine', isFallbackAdapter: true },
-  limits: { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 27 }, features: [], budgetBytes, budgetSource: 'preset', dataSource: 'assigned', label,
-});
-
 const dir = await mkdtemp(join(tmpdir(), 'coord-proto-'));
 const coordinator = await Coordinator.start({
   modelDir: DEFAULT_MODEL_DIR, dbPath: join(dir, 'state.db'), runsDir: join(dir, 'runs'), webRoot: join(dir, 'no-web'), port: 0,
@@ -49,28 +44,6 @@ async function emit(s: Socket, event: string, ...args: unknown[]): Promise<Ack<R
 function refusedWith(a: Ack<Record<string, unknown>>, code: string): void {
   assert.equal(a.ok, false, `expected a refusal with ${code}, got ok`);
   if (!a.ok) assert.equal(a.error.code, code, a.error.message);
-}
-
-/** The bot's local training: downloads its plan's parts over HTTP and trains with the CPU engine. */
-async function trainOnCpu(a: Assignment): Promise<Uint8Array> {
-  const config = parseHfConfig(await (await fetch(`${coordinator.url}${a.model.configUrl}`)).json());
-  const tensors = new Map<string, Tensor>();
-  for (const p of a.model.parts) {
-    const bytes = new Uint8Array(await (await fetch(`${coordinator.url}${p.url}`)).arrayBuffer());
-    assert.equal(bytes.byteLength, p.bytes);
-    for (const [n, t] of parseSafetensors(bytes)) tensors.set(n, t);
-  }
-  const model = new LlamaModel(config, weightsFromHfTensors(config, tensors, { plan: a.plan }));
-  const lora = loraFromPeft(peftAdapterConfig({ config: a.lora, layers: new Map() }, config, 'x'), parseSafetensors(a.adapter), config, { plan: a.plan });
-  const trainer = new LoraTrainer(model, lora, { lr: a.train.lr, clipNorm: a.train.clipNorm, plan: a.plan });
-  assert.equal(a.data.kind, 'batches');
-  if (a.data.kind !== 'batches') throw new Error('unreachable');
-  const ids = new Int32Array(new Uint8Array(a.data.inputIds).buffer), tg = new Int32Array(new Uint8Array(a.data.targets).buffer);
-  const n = a.train.batch * a.train.seqLen;
-  for (let s = 0; s < a.train.steps; s++) {
-    trainer.step({ B: a.train.batch, T: a.train.seqLen, inputIds: ids.subarray(s * n, (s + 1) * n), targets: tg.subarray(s * n, (s + 1) * n) });
-  }
-  return serializeSafetensors(loraToPeftTensors(lora));
 }
 
 test('admin control needs the token; bad settings name the field', async () => {
@@ -106,7 +79,7 @@ test('a bot tab: hostile messages are refused, a valid update is aggregated and 
   const a = assignmentSchema.parse(await nextAssignment());
   assert.equal(a.round, 0);
   assert.ok(a.estimateBytes <= a.budgetBytes);
-  const good = await trainOnCpu(a);
+  const good = (await trainOnCpu(coordinator.url, a)).bytes;
   const meta = { runId: a.runId, round: a.round, taskId: a.taskId, numSamples: 4, losses: [1, 0.9], peakBytes: a.estimateBytes, estimateBytes: a.estimateBytes, tokensPerSecond: 1, buildMs: 1, trainMs: 1, bytesDownloaded: 0 };
 
   refusedWith(await emit(tab, 'update', { ...meta, taskId: 'not-a-task' }, good), 'unknown-task');

@@ -4,6 +4,7 @@ export * from './gpuDevice';
 export * from './memoryLedger';
 export * from './dispatch';
 export * from './matmul';
+export * from './dequantMatmul';
 export * from './elementwise';
 export * from './rmsNorm';
 export * from './rope';

@@ -1,6 +1,7 @@
 import { AttentionKernels } from './attention';
 import { AdamWKernels } from './adamw';
 import { CrossEntropyKernels } from './crossEntropy';
+import { DequantMatmulKernels } from './dequantMatmul';
 import { ElementwiseKernels } from './elementwise';
 import { GradNormKernels } from './gradNorm';
 import { MatmulKernels } from './matmul';
@@ -10,6 +11,7 @@ import { RopeKernels } from './rope';
 /** Every kernel family on one device; pipelines are compiled lazily and cached per family. */
 export class KernelSet {
   readonly matmul: MatmulKernels;
+  readonly dequantMatmul: DequantMatmulKernels;
   readonly elementwise: ElementwiseKernels;
   readonly rmsNorm: RmsNormKernels;
   readonly rope: RopeKernels;
@@ -20,6 +22,7 @@ export class KernelSet {
 
   constructor(readonly device: GPUDevice) {
     this.matmul = new MatmulKernels(device);
+    this.dequantMatmul = new DequantMatmulKernels(device);
     this.elementwise = new ElementwiseKernels(device);
     this.rmsNorm = new RmsNormKernels(device);
     this.rope = new RopeKernels(device);

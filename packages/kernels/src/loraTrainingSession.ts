@@ -1,6 +1,7 @@
 import {
-  buildRopeTables, LORA_TARGET_WEIGHTS, loraScale, targetDims, loraSessionBuffers, validatePlan, type LayerWeights, type LlamaWeights, type LoraAdapter,
-  type LoraTarget, type ModelConfig, type SubmodelPlan, type Tensor, type TokenBatch, type LoraSessionShape,
+  buildRopeTables, isQuantizedWeights, LORA_TARGET_WEIGHTS, loraScale, projectionShape, PROJECTION_WEIGHTS, quantizeMatrix, targetDims, loraSessionBuffers,
+  validatePlan, WEIGHT_FORMATS, type LlamaWeights, type LoraAdapter, type LoraTarget, type ModelConfig, type ProjectionWeightName,
+  type QuantizedLlamaWeights, type QuantizedMatrix, type SubmodelPlan, type Tensor, type TokenBatch, type LoraSessionShape, type WeightFormat,
 } from '@fedllm/core';
 import type { AdamWDispatch, AdamWKernelOptions } from './adamw';
 import type { CrossEntropyGradDispatch } from './crossEntropy';
@@ -15,8 +16,19 @@ import type { RopeTableBuffers } from './rope';
 export interface LoraSessionSpec {
   config: ModelConfig;
   plan: SubmodelPlan;
-  /** Base weights; only the kept layers need to be present. */
-  weights: LlamaWeights;
+  /**
+   * Base weights; only the kept layers need to be present. With a quantized weightFormat, give
+   * them pre-quantized (core's quantizeWeights: the projections as packed QuantizedMatrix), so
+   * the tab never holds the float32 projections; float32 LlamaWeights are also accepted and
+   * their projections quantized at upload (same result, for callers that have the floats anyway).
+   */
+  weights: LlamaWeights | QuantizedLlamaWeights;
+  /**
+   * How the frozen projections are stored on the GPU (default: the format of pre-quantized
+   * weights, else 'f32'). 'int8' / 'int4' run the projections' forward and input-gradient
+   * products on the dequantizing matmuls; embedding, head, norms, biases and LoRA stay float32.
+   */
+  weightFormat?: WeightFormat;
   /**
    * LoRA pairs for every kept layer and every target of a kept sub-block. Without one the
    * session runs the frozen model forward only (logits), with no backward or optimizer.
@@ -94,6 +106,15 @@ export function chooseLogitsChunkRows(spec: Pick<LoraSessionSpec, 'batch' | 'seq
 
 const NO_LORA = { rank: 1, alpha: 1, targets: [] };
 
+/** spec.weightFormat, else the format pre-quantized weights were packed in, else 'f32'. */
+export function sessionWeightFormat(spec: Pick<LoraSessionSpec, 'weights' | 'weightFormat'>): WeightFormat {
+  const packed = isQuantizedWeights(spec.weights) ? spec.weights.format : undefined;
+  const format = spec.weightFormat ?? packed ?? 'f32';
+  if (!WEIGHT_FORMATS.includes(format)) throw new RangeError(`weightFormat must be one of ${WEIGHT_FORMATS.join(', ')}, got "${format}"`);
+  if (packed !== undefined && packed !== format) throw new RangeError(`session: weightFormat is ${format} but the weights were quantized as ${packed}`);
+  return format;
+}
+
 export interface StepResult {
   loss: number;
   count: number;
@@ -134,7 +155,9 @@ export class LoraTrainingSession {
       config: c, plan: spec.plan, lora: spec.lora?.config ?? NO_LORA, batch: spec.batch, seqLen: spec.seqLen, readLogits: spec.readLogits,
       clipNorm: spec.optimizer?.clipNorm,
       logitsChunkRows: 0,
+      weightFormat: sessionWeightFormat(spec),
     };
+    const format = shape.weightFormat!;
     const deviceBinding = ctx.limits.maxStorageBufferBindingSize, align = ctx.device.limits.minStorageBufferOffsetAlignment;
     const maxBinding = spec.maxBindingBytes ?? deviceBinding;
     if (!Number.isInteger(maxBinding) || maxBinding < 4 || maxBinding > deviceBinding) {
@@ -178,6 +201,22 @@ export class LoraTrainingSession {
         }
         device.queue.writeBuffer(buf(name), 0, t.data as Float32Array<ArrayBuffer>);
       };
+      // A frozen projection: float32 as it is, or packed words + scales (quantized here if given as floats).
+      const uploadProjection = (name: string, weight: ProjectionWeightName, src: Tensor | QuantizedMatrix | undefined) => {
+        if (!src) throw new Error(`session: weights for "${name}" are missing`);
+        const isPacked = 'words' in src;
+        if (format === 'f32' && !isPacked) return upload(name, src);
+        const [rows, cols] = projectionShape(c, weight);
+        const q = isPacked ? src : quantizeMatrix(src.data, rows, cols, format);
+        if (q.format !== format) throw new RangeError(`session: "${name}" is packed as ${q.format}, the session's weightFormat is ${format}`);
+        if (q.rows !== rows || q.cols !== cols) throw new RangeError(`session: "${name}" is ${q.rows} x ${q.cols}, the model config needs ${rows} x ${cols}`);
+        if (q.words.length !== elements.get(name) || (format !== 'f32' && q.scales.length !== elements.get(`${name}.scales`))) {
+          throw new RangeError(`session: "${name}" has ${q.words.length} words and ${q.scales.length} scales, not the ${format} layout of ${rows} x ${cols}`);
+        }
+        device.queue.writeBuffer(buf(name), 0, q.words as Uint32Array<ArrayBuffer>);
+        if (format !== 'f32') device.queue.writeBuffer(buf(`${name}.scales`), 0, q.scales as Float32Array<ArrayBuffer>);
+      };
+      const projections = new Set<string>(PROJECTION_WEIGHTS);
       // Weights and LoRA.
       upload('embed', spec.weights.embed);
       upload('finalNorm', spec.weights.finalNorm);
@@ -186,11 +225,13 @@ export class LoraTrainingSession {
       const loraParams: LoraTrainingSession['loraParams'] = [];
       let offset = 0;
       for (const l of spec.plan.layers) {
-        const w = spec.weights.layers[l.index];
+        // Norms and biases are Tensors; projections are Tensors or QuantizedMatrix objects.
+        const w = spec.weights.layers[l.index] as Record<string, Tensor | QuantizedMatrix> | undefined;
         if (!w) throw new Error(`plan keeps layer ${l.index} but its weights were not given`);
         for (const name of buffers.keys()) {
           const m = new RegExp(`^layer${l.index}\\.(\\w+)$`).exec(name);
-          if (m && m[1] in w) upload(name, w[m[1] as keyof LayerWeights]);
+          if (m && projections.has(m[1])) uploadProjection(name, m[1] as ProjectionWeightName, w[m[1]]);
+          else if (m && m[1] in w) upload(name, w[m[1]] as Tensor);
           const lm = new RegExp(`^layer${l.index}\\.lora\\.(\\w+)\\.(A|B)$`).exec(name);
           if (lm) {
             const t = lm[1] as LoraTarget, which = lm[2] as 'A' | 'B';
@@ -203,7 +244,7 @@ export class LoraTrainingSession {
         }
       }
       const rope = kernels.rope.uploadTables(ledger, 'rope', buildRopeTables(c, spec.seqLen));
-      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope, shape.logitsChunkRows, slices);
+      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope, shape.logitsChunkRows, slices, format);
       const forward = await g.forward();
       const dispatches = spec.lora ? [...forward, ...(await g.backward())] : forward;
       const losses = g.lossDispatches;
@@ -361,7 +402,7 @@ class GraphBuilder {
   constructor(
     private readonly k: KernelSet, private readonly ledger: GpuMemoryLedger, private readonly spec: LoraSessionSpec,
     private readonly buffers: Map<string, GPUBuffer>, private readonly rope: RopeTableBuffers, private readonly chunkRows: number,
-    private readonly vocab: VocabSlice[],
+    private readonly vocab: VocabSlice[], private readonly format: WeightFormat,
   ) {
     this.M = spec.batch * spec.seqLen;
     this.scale = spec.lora ? loraScale(spec.lora.config) : 0;
@@ -412,10 +453,23 @@ class GraphBuilder {
     return out;
   }
 
+  /**
+   * The frozen weight W[fout, fin] of target t: forward y (+)= x·Wᵀ, or inputGrad dx (+)= dy·W.
+   * A float32 weight runs on the plain matmul, a packed one on the dequantizing matmul.
+   */
+  private frozen(product: 'forward' | 'inputGrad', layer: number, t: LoraTarget, a: GPUBuffer, c: GPUBuffer, accumulate: boolean): Promise<Dispatch> {
+    const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`, w = `${p}.${LORA_TARGET_WEIGHTS[t][0]}`;
+    const fwd = product === 'forward', label = `${p}.${t}.${fwd ? 'fwd' : 'dx'}`;
+    if (this.format !== 'f32') {
+      return this.k.dequantMatmul.prepare(this.ledger, label, product, accumulate, { M, N: fout, K: fin, format: this.format }, a, { words: this.buf(w), scales: this.buf(`${w}.scales`) }, c);
+    }
+    return fwd ? this.mm(label, false, true, accumulate, M, fout, fin, a, this.buf(w), c) : this.mm(label, false, false, accumulate, M, fin, fout, a, this.buf(w), c);
+  }
+
   /** y (+)= x·Wᵀ + bias + s·(x·Aᵀ)·Bᵀ. */
   private async projForward(layer: number, t: LoraTarget, x: GPUBuffer, y: GPUBuffer, accumulate: boolean): Promise<Dispatch[]> {
     const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`;
-    const out = [await this.mm(`${p}.${t}.fwd`, false, true, accumulate, M, fout, fin, x, this.buf(`${p}.${LORA_TARGET_WEIGHTS[t][0]}`), y)];
+    const out = [await this.frozen('forward', layer, t, x, y, accumulate)];
     if (this.has(`${p}.${LORA_TARGET_WEIGHTS[t][1]}`)) out.push(await this.mm(`${p}.${t}.bias`, false, false, true, M, fout, 1, this.buf('io.ones'), this.buf(`${p}.${LORA_TARGET_WEIGHTS[t][1]}`), y));
     const q = `${p}.lora.${t}`;
     if (this.has(`${q}.A`)) {
@@ -430,7 +484,7 @@ class GraphBuilder {
   private async projBackward(layer: number, t: LoraTarget, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer | undefined, accumulateDx: boolean): Promise<Dispatch[]> {
     const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`;
     const out: Dispatch[] = [];
-    if (dx) out.push(await this.mm(`${p}.${t}.dx`, false, false, accumulateDx, M, fin, fout, dy, this.buf(`${p}.${LORA_TARGET_WEIGHTS[t][0]}`), dx));
+    if (dx) out.push(await this.frozen('inputGrad', layer, t, dy, dx, accumulateDx));
     const q = `${p}.lora.${t}`;
     if (this.has(`${q}.A`)) {
       const r = this.spec.lora!.config.rank, dMid = this.buf('grad.loraMid');

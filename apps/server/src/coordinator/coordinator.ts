@@ -92,7 +92,8 @@ export class Coordinator {
 
   private async listen(): Promise<void> {
     const app = createHttpApp({
-      model: () => this.model, webRoot: this.o.webRoot,
+      // The served model's files, or those of a base the active run's strategy derived from it.
+      model: (id) => (id === this.model.id ? this.model : this.active?.served.byId(id)), webRoot: this.o.webRoot,
       routes: (a) => attachAdminHttpRoutes(a, {
         token: this.o.adminToken, store: this.store, log: this.log,
         baseModel: (run) => this.catalog.forRun(run),
@@ -187,6 +188,7 @@ export class Coordinator {
     const opened = await openRun({
       runId, settings, modelDir: model.dir, runsDir: this.o.runsDir, model: model.parts, store: this.store,
       registry: this.registry, log: this.log, task: loadTask(settings.task), tokenizer: await loadTokenizerDir(model.dir),
+      tokenizerJson: model.parts.tokenizerJson,
       onRoundCommitted: (s: RoundSummary) => {
         this.io.of(ADMIN_NAMESPACE).emit('roundCommitted', { ...s, runId });
         this.changed();

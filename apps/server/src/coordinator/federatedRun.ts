@@ -8,9 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  describePlan, loraForPlan, loraToPeftTensors, SeededRandom, serializeSafetensors, stableHash32, type AssignmentWire,
-  ProtocolError, type ClientRoundSummary, type LoraAdapter, type RoundSummary, type RunSettings, type RunStatus,
-  type SubmodelPlan, type TrainingFailure, type UpdateMeta,
+  describePlan, loraToPeftTensors, SeededRandom, serializeSafetensors, stableHash32, type AssignmentWire,
+  ProtocolError, type ClientRoundSummary, type LoraAdapter, type LoraConfig, type RoundSummary, type RunSettings, type RunStatus,
+  type SubmodelPlan, type TrainingFailure, type UpdateMeta, type WeightFormat,
 } from '@fedllm/core';
 import type { ClientRegistry, ConnectedClient } from './clientRegistry';
 import type { Evaluator } from './evaluator';
@@ -18,13 +18,30 @@ import type { ModelParts } from './modelParts';
 import { RoundAttempt, type TaskRecord } from './roundAttempt';
 import type { TaskData } from './taskData';
 
-export type PlanChoice = { plan: SubmodelPlan; estimateBytes: number } | { error: string; minBytes: number };
+/** What a tab is given for a round, chosen by the run's strategy (runStrategy.ts). */
+export interface TaskPlan {
+  plan: SubmodelPlan;
+  estimateBytes: number;
+  /** The LoRA config the tab trains (a heterogeneous-rank strategy gives tabs different ranks). */
+  lora: LoraConfig;
+  /** The LoRA the tab starts from: the pairs of the plan's kept parts. */
+  adapter: LoraAdapter;
+  /** The frozen base the tab downloads: the run's model, or a strategy's derived one (DevFT stage, FedSODA sub-model). */
+  parts: ModelParts;
+  /** How the tab stores the frozen projections (default f32). */
+  weightFormat?: WeightFormat;
+  /** The strategy's own record of the task, handed back with the update. */
+  handle?: unknown;
+}
+
+export type PlanChoice = TaskPlan | { error: string; minBytes?: number };
 
 export interface ClientUpdate {
   clientId: string;
   adapter: LoraAdapter;
   plan: SubmodelPlan;
   numSamples: number;
+  task: TaskPlan;
 }
 
 /** Durable state of a run (SQLite rows and checkpoint files). */
@@ -44,10 +61,12 @@ export interface FederatedRunDeps {
   registry: ClientRegistry;
   evaluator: Evaluator;
   persistence: RunPersistence;
-  planFor: (budgetBytes: number, rng: SeededRandom) => PlanChoice;
+  /** Called before each round attempt's assignments (a strategy may change stage or re-align). */
+  beginRound: (round: number) => void;
+  planFor: (client: { clientId: string; budgetBytes: number }, rng: SeededRandom, global: LoraAdapter) => PlanChoice;
   aggregate: (global: LoraAdapter, updates: ClientUpdate[]) => LoraAdapter;
-  /** Validates an uploaded adapter for a plan (throws ProtocolError). */
-  validateAdapter: (bytes: Uint8Array, plan: SubmodelPlan) => LoraAdapter;
+  /** Validates an uploaded adapter for a task (throws ProtocolError). */
+  validateAdapter: (bytes: Uint8Array, task: TaskPlan) => LoraAdapter;
   log: (msg: string) => void;
   onRoundCommitted: (s: RoundSummary) => void;
   onChange: () => void;
@@ -168,6 +187,7 @@ export class FederatedRun {
     const deadline = Date.now() + s.deadlineMs;
     const attempt = new RoundAttempt(round, attemptNo, deadline);
     this.attempt = attempt;
+    this.d.beginRound(round);
     const chosen = rng.shuffle(this.eligibleClients()).slice(0, s.clientsPerRound);
     for (const c of chosen) this.assign(attempt, c, rng);
     attempt.arm();
@@ -195,9 +215,9 @@ export class FederatedRun {
 
   private assign(attempt: RoundAttempt, c: ConnectedClient, rng: SeededRandom): void {
     const s = this.d.settings;
-    const choice = this.d.planFor(c.capabilities.budgetBytes, rng);
+    const choice = this.d.planFor({ clientId: c.clientId, budgetBytes: c.capabilities.budgetBytes }, rng, this.global);
     if ('error' in choice) {
-      c.lastError = `budget ${c.capabilities.budgetBytes} B is below the smallest plan (${choice.minBytes} B): ${choice.error}`;
+      c.lastError = `budget ${c.capabilities.budgetBytes} B is below the smallest plan${choice.minBytes ? ` (${choice.minBytes} B)` : ''}: ${choice.error}`;
       this.d.log(`client ${c.clientId}: ${c.lastError}`);
       c.send('cancel', { runId: this.d.runId, round: attempt.round, taskId: 'none', reason: c.lastError });
       return;
@@ -206,12 +226,12 @@ export class FederatedRun {
     const shard = this.shard(c.clientId);
     const local = c.capabilities.dataSource === 'local';
     const batches = local ? undefined : this.d.data.batches(shard, attempt.round, s.localSteps, s.batch, s.seqLen);
-    const adapterBytes = serializeSafetensors(loraToPeftTensors(loraForPlan(this.global, choice.plan)));
-    const m = this.d.model;
+    const adapterBytes = serializeSafetensors(loraToPeftTensors(choice.adapter));
+    const m = choice.parts;
     const wire: AssignmentWire = {
       runId: this.d.runId, round: attempt.round, taskId, deadline: attempt.deadline,
-      model: { id: m.id, configUrl: `${m.baseUrl}/config.json`, tokenizerUrl: `${m.baseUrl}/tokenizer.json`, parts: m.partsFor(choice.plan) },
-      plan: choice.plan, lora: s.lora,
+      model: { id: m.id, configUrl: `${m.baseUrl}/config.json`, tokenizerUrl: `${m.baseUrl}/tokenizer.json`, parts: m.partsFor(choice.plan), weightFormat: choice.weightFormat ?? 'f32' },
+      plan: choice.plan, lora: choice.lora,
       train: { steps: s.localSteps, batch: s.batch, seqLen: s.seqLen, lr: s.lr, clipNorm: s.clipNorm },
       data: batches
         ? { kind: 'batches', inputIds: bytesOf(batches.inputIds), targets: bytesOf(batches.targets), numSamples: batches.numSamples }
@@ -223,7 +243,7 @@ export class FederatedRun {
     const t: TaskRecord = {
       taskId, clientId: c.clientId, label: c.capabilities.label, round: attempt.round, plan: choice.plan,
       budgetBytes: c.capabilities.budgetBytes, estimateBytes: choice.estimateBytes, shard, issuedAt: Date.now(),
-      deadline: attempt.deadline, status: 'assigned', bytesDown, bytesUp: 0,
+      deadline: attempt.deadline, status: 'assigned', bytesDown, bytesUp: 0, task: choice,
       // The aggregation weight is the coordinator's count, not the tab's claim: assigned data has a
       // known size; a local-data tab's claim is capped at what its steps can have seen.
       numSamples: batches ? batches.numSamples : s.localSteps * s.batch,
@@ -250,7 +270,7 @@ export class FederatedRun {
   acceptUpdate(c: ConnectedClient, meta: UpdateMeta, bytes: Uint8Array, wireBytes: number): void {
     const t = this.findTask(c, meta);
     if (!meta.losses.every(Number.isFinite)) throw new ProtocolError('not-finite', 'update refused: its loss curve has non-finite values (the local training diverged); report a failure instead');
-    const adapter = this.d.validateAdapter(bytes, t.plan);
+    const adapter = this.d.validateAdapter(bytes, t.task!);
     const numSamples = Math.min(t.numSamples!, meta.numSamples);
     this.finishTask(c, t, 'received', { meta, adapter, numSamples, bytesUp: wireBytes, bytesDown: t.bytesDown + meta.bytesDownloaded });
     c.bytesDown += meta.bytesDownloaded;
@@ -310,7 +330,7 @@ export class FederatedRun {
   }
 
   private async commit(round: number, attempt: RoundAttempt, received: TaskRecord[]): Promise<void> {
-    const updates = received.map((t) => ({ clientId: t.clientId, adapter: t.adapter!, plan: t.plan, numSamples: t.numSamples! }));
+    const updates = received.map((t) => ({ clientId: t.clientId, adapter: t.adapter!, plan: t.plan, numSamples: t.numSamples!, task: t.task! }));
     const next = this.d.aggregate(this.global, updates);
     const ev = await this.d.evaluator.evaluate(next);
     const weight = updates.reduce((a, u) => a + u.numSamples, 0);

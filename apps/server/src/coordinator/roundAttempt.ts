@@ -4,6 +4,7 @@
  * aborted by pause/stop). An assignment settles exactly once; later outcomes are refused.
  */
 import type { LoraAdapter, SubmodelPlan, UpdateMeta } from '@fedllm/core';
+import type { TaskPlan } from './federatedRun';
 
 export type TaskStatus = 'assigned' | 'received' | 'rejected' | 'failed' | 'timeout' | 'abandoned';
 
@@ -26,6 +27,8 @@ export interface TaskRecord {
   meta?: UpdateMeta;
   adapter?: LoraAdapter;
   numSamples?: number;
+  /** What the tab was given (in memory only: a restarted coordinator re-runs the round). */
+  task?: TaskPlan;
 }
 
 export type AttemptEnd = 'settled' | 'deadline' | 'aborted';

@@ -4,9 +4,8 @@
  * restores the global adapter of the last committed round (or the seeded initial adapter).
  */
 import {
-  aggregateLayerwise, createLoraAdapter, LlamaModel, planForBudget, SeededRandom, layerLossOnSkip,
+  createLoraAdapter, LlamaModel, SeededRandom, layerLossOnSkip, layerOutputCka,
   type ClassificationTask, type LoraAdapter, type RoundSummary, type RunSettings, type TextTokenizer,
-  PlanDoesNotFitError,
 } from '@fedllm/core';
 import { loadModelDir } from '@fedllm/core/node';
 import type { RunStore } from '../storage/runStore';
@@ -17,7 +16,10 @@ import { FederatedRun } from './federatedRun';
 import type { ModelParts } from './modelParts';
 import { SqliteRunPersistence } from './runPersistence';
 import { TaskData } from './taskData';
-import { maxUpdateBytes, validateUpdateAdapter } from './updateValidation';
+import { publicCalibrationBatches } from './publicCalibration';
+import { runStrategy } from './runStrategy';
+import { ServedModels } from './servedModels';
+import { maxUpdateBytes } from './updateValidation';
 
 export interface OpenRunOptions {
   runId: string;
@@ -29,6 +31,8 @@ export interface OpenRunOptions {
   registry: ClientRegistry;
   task: ClassificationTask;
   tokenizer: TextTokenizer;
+  /** The tokenizer file, served with derived models (DevFT stages, FedSODA sub-models). */
+  tokenizerJson: string | undefined;
   log: (m: string) => void;
   onRoundCommitted: (s: RoundSummary) => void;
   onChange: () => void;
@@ -36,6 +40,8 @@ export interface OpenRunOptions {
 
 export interface OpenedRun {
   run: FederatedRun;
+  /** The run's derived models, for the HTTP model routes. */
+  served: ServedModels;
   close(): Promise<void>;
 }
 
@@ -66,26 +72,20 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   }
   const persistence = new SqliteRunPersistence(o.store, o.runId, o.runsDir, cfg, o.modelDir);
   const limit = maxUpdateBytes(cfg, s.lora);
+  const served = new ServedModels(o.model, o.tokenizerJson);
+  const strategy = runStrategy({
+    settings: s, parts: o.model, weights: loaded.weights, served, importance, maxUpdateBytes: limit, log: o.log,
+    layerSimilarity: () => layerOutputCka(cpu, batches),
+    publicBatches: () => publicCalibrationBatches(o.tokenizer, CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen, s.seed),
+  });
+  if (resume.committedRound >= 0) strategy.restore(global);
   const run = new FederatedRun({
     runId: o.runId, settings: s, model: o.model, data, registry: o.registry, evaluator, persistence, log: o.log,
-    onRoundCommitted: o.onRoundCommitted, onChange: o.onChange,
-    planFor: (budgetBytes, rng) => {
-      try {
-        return planForBudget({
-          config: cfg, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, budgetBytes, importance,
-          granularity: s.granularity, pick: s.layerPick, rng,
-        });
-      } catch (e) {
-        if (e instanceof PlanDoesNotFitError) return { error: e.message, minBytes: e.minBytes };
-        throw e;
-      }
-    },
-    aggregate: (g, updates) => aggregateLayerwise(g, updates.map((u) => ({ clientId: u.clientId, adapter: u.adapter, plan: u.plan, numSamples: u.numSamples })), { rule: s.aggregation }),
-    validateAdapter: (bytes, plan) => validateUpdateAdapter(bytes, { config: cfg, lora: s.lora, plan, maxBytes: limit }),
+    onRoundCommitted: o.onRoundCommitted, onChange: o.onChange, ...strategy,
   }, global, resume.committedRound, resume.nextAttempt);
   run.rounds.push(...resume.rounds);
   const base = await evaluator.evaluate();
   run.baseAccuracy = base.accuracy;
   o.log(`base model on ${base.n} held-out examples: accuracy ${base.accuracy.toFixed(3)} (majority class ${base.majorityBaseline.toFixed(3)}), eval loss ${base.evalLoss.toFixed(4)}`);
-  return { run, close: () => evaluator.close() };
+  return { run, served, close: () => evaluator.close() };
 }

@@ -5,7 +5,7 @@
  * (run seed, round, shard), so a re-run round after a restart assigns the same data.
  */
 import {
-  completionBatch, partitionDirichlet, partitionIid, SeededRandom, stableHash32, type ClassificationTask, type RunSettings,
+  completionBatch, partitionDirichlet, partitionIid, partitionNatural, SeededRandom, stableHash32, type ClassificationTask, type RunSettings,
   type TextTokenizer, type TokenBatch,
 } from '@fedllm/core';
 
@@ -22,9 +22,12 @@ export class TaskData {
   constructor(readonly task: ClassificationTask, private readonly tok: TextTokenizer, private readonly settings: RunSettings) {
     this.prompts = task.train.map((e) => ({ prompt: tok.encode(task.prompt(e.text)), completion: tok.encode(task.completion(e.label)) }));
     const n = task.train.length, k = settings.shards;
-    this.shards = settings.partition.kind === 'iid'
+    const p = settings.partition;
+    this.shards = p.kind === 'iid'
       ? partitionIid(n, k, settings.seed)
-      : partitionDirichlet(task.train.map((e) => e.label), k, settings.partition.alpha, settings.seed);
+      : p.kind === 'natural'
+        ? partitionNatural(task.train.map((e) => e.label), k, settings.seed)
+        : partitionDirichlet(task.train.map((e) => e.label), k, p.alpha, settings.seed);
   }
 
   /**

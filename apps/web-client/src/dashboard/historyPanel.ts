@@ -9,7 +9,7 @@ import { byId, el } from './dom';
 const COMPARED: [string, (r: RunHistoryEntry) => string][] = [
   ['status', (r) => r.status],
   ['task', (r) => r.task],
-  ['strategy', (r) => r.settings?.aggregation ?? '–'],
+  ['method', (r) => (!r.settings ? '–' : !r.settings.strategy || r.settings.strategy === 'budget-planner' ? `planner, ${r.settings.aggregation}` : r.settings.strategy)],
   ['plans', (r) => (r.settings ? `${r.settings.granularity}, ${r.settings.layerPick}` : '–')],
   ['rounds committed', (r) => `${r.committedRound + 1} / ${r.totalRounds}`],
   ['clients per round', (r) => String(r.settings?.clientsPerRound ?? '–')],
@@ -17,7 +17,7 @@ const COMPARED: [string, (r: RunHistoryEntry) => string][] = [
   ['LoRA targets', (r) => r.settings?.lora.targets.join(',') ?? '–'],
   ['lr', (r) => String(r.settings?.lr ?? '–')],
   ['local steps × batch × seq', (r) => (r.settings ? `${r.settings.localSteps} × ${r.settings.batch} × ${r.settings.seqLen}` : '–')],
-  ['partition', (r) => (r.settings ? (r.settings.partition.kind === 'iid' ? 'iid' : `dirichlet ${r.settings.partition.alpha}`) : '–')],
+  ['partition', (r) => (r.settings ? (r.settings.partition.kind === 'dirichlet' ? `dirichlet ${r.settings.partition.alpha}` : r.settings.partition.kind) : '–')],
   ['final accuracy', (r) => formatNumber(r.final?.accuracy ?? undefined, 3)],
   ['final eval loss', (r) => formatNumber(r.final?.evalLoss ?? undefined, 4)],
   ['final train loss', (r) => formatNumber(r.final?.trainLoss ?? undefined, 4)],

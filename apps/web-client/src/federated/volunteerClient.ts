@@ -184,7 +184,7 @@ export class VolunteerClient {
     try {
       const lora = a.adapter.slice().buffer;
       result = await this.o.worker.train({
-        config, plan: a.plan, baseTensors: base, lora, loraConfig: a.lora,
+        config, plan: a.plan, baseTensors: base, lora, loraConfig: a.lora, weightFormat: a.model.weightFormat,
         batches: { batch: a.train.batch, seqLen: a.train.seqLen, inputIds: batches.inputIds, targets: batches.targets },
         steps: a.train.steps, lr: a.train.lr, clipNorm: a.train.clipNorm, budgetBytes: a.budgetBytes, jobId: a.taskId,
       });

@@ -2,7 +2,7 @@
 // main thread. Exposed with comlink; its API type lives in @fedllm/core (TrainingWorkerApi).
 import * as Comlink from 'comlink';
 import {
-  estimateLoraSessionBytes, loraFromPeft, loraToPeftTensors, parseSafetensors, peftAdapterConfig, serializeSafetensors,
+  estimateLoraSessionBytes, loraFromPeft, loraToPeftTensors, parseSafetensors, peftAdapterConfig, quantizedWeightsFromHfTensors, serializeSafetensors,
   weightsFromHfTensors, type Tensor, type TrainingWorkerApi, type WorkerTrainRequest, type WorkerTrainResult,
 } from '@fedllm/core';
 import { createGpuContext, KernelSet, LoraTrainingSession, type GpuContext } from '@fedllm/kernels';
@@ -61,11 +61,14 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
       tensors.set(name, t);
     }
   }
-  const weights = weightsFromHfTensors(config, tensors, { plan });
+  const weightFormat = req.weightFormat ?? 'f32';
+  const packed = new Map(Object.entries(req.quantizedProjections ?? {}));
+  if (weightFormat === 'f32' && packed.size) throw new RangeError('train: quantizedProjections were given but weightFormat is f32');
+  const weights = weightFormat === 'f32' ? weightsFromHfTensors(config, tensors, { plan }) : quantizedWeightsFromHfTensors(config, tensors, packed, weightFormat, plan);
   const lora = loraFromPeft(peftAdapterConfig({ config: req.loraConfig, layers: new Map() }, config, 'worker'), parseSafetensors(new Uint8Array(req.lora)), config, { plan });
   const t0 = performance.now();
   const session = await LoraTrainingSession.create(ctx, {
-    config, plan, weights, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr, clipNorm: req.clipNorm },
+    config, plan, weights, weightFormat, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr, clipNorm: req.clipNorm },
   }, kernelSet(ctx));
   try {
     const buildMs = performance.now() - t0;
@@ -86,7 +89,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
       lora: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
       losses,
       peakBytes: session.peakBytes,
-      estimateBytes: estimateLoraSessionBytes({ config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen, clipNorm: req.clipNorm }).totalBytes,
+      estimateBytes: estimateLoraSessionBytes({ config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen, clipNorm: req.clipNorm, weightFormat }).totalBytes,
       tokensPerSecond: (req.steps * n) / (totalMs / 1000),
       buildMs,
       stepMs,

@@ -1,6 +1,6 @@
 import type { LlamaWeights } from '../model/llamaWeights';
 import type { ModelConfig } from '../model/modelConfig';
-import { crossEntropy, type CrossEntropyResult } from './crossEntropy';
+import { crossEntropy, softCrossEntropy, type CrossEntropyResult, type SoftCrossEntropyResult } from './crossEntropy';
 import { layerBackward, layerForward, type LayerCache, type LayerContext, type LayerGrads } from './decoderLayer';
 import { allocLike, type FloatArray } from './floatArray';
 import { linearBackwardInput, linearBackwardWeight, linearForward } from './linear';
@@ -132,7 +132,7 @@ export class LlamaModel {
   lossAndGrad(batch: TokenBatch, opts: RunOptions, grads: ModelGrads, gradDivisor?: number): CrossEntropyResult {
     if (!grads.base && !grads.lora) throw new Error('lossAndGrad: no gradient buffers given (base or lora)');
     if (grads.lora && !opts.lora) throw new Error('lossAndGrad: LoRA gradients requested without a LoRA adapter');
-    const cfg = this.config, H = cfg.hiddenSize, V = cfg.vocabSize, M = batch.B * batch.T;
+    const V = this.config.vocabSize, M = batch.B * batch.T;
     const s = this.forwardHidden(batch, opts);
     const logits = this.lmHead(s.normed, M);
     let count = 0;
@@ -140,14 +140,24 @@ export class LlamaModel {
     const div = gradDivisor ?? count;
     const ce = crossEntropy(logits, batch.targets, M, V, div > 0 ? 1 / div : 0);
     if (ce.count === 0) return ce;
-    const dLogits = logits;
-    const dNormed = allocLike(logits, M * H);
+    this.backwardFromLogits(batch, s, logits, grads);
+    return ce;
+  }
+
+  /**
+   * Backward from d(loss)/d(logits) (in `dLogits`, which may be the logits buffer itself) through
+   * the LM head, final norm, kept layers and embedding into `grads`. Shared by the hard-target and
+   * distillation losses so both differentiate the model the same way.
+   */
+  private backwardFromLogits(batch: TokenBatch, s: ForwardState, dLogits: FloatArray, grads: ModelGrads): void {
+    const H = this.config.hiddenSize, V = this.config.vocabSize, M = batch.B * batch.T;
+    const dNormed = allocLike(dLogits, M * H);
     linearBackwardInput(dLogits, this.weights.lmHead.data, dNormed, M, H, V);
     if (grads.base) linearBackwardWeight(dLogits, s.normed, grads.base.lmHead.data, M, H, V);
     // Layers below the lowest trainable one need no input gradient.
     const lowestTrainable = grads.base ? -1 : s.caches.findIndex((c) => !!grads.lora?.layers.get(c.ctx.plan.index));
-    if (lowestTrainable === -1 && !grads.base) return ce;
-    let dh: FloatArray | undefined = allocLike(logits, M * H);
+    if (lowestTrainable === -1 && !grads.base) return;
+    let dh: FloatArray | undefined = allocLike(dLogits, M * H);
     rmsNormBackward(s.hidden, this.weights.finalNorm.data, s.invRms, dNormed, dh, grads.base?.finalNorm.data, M, H, false);
     for (let li = s.caches.length - 1; li >= 0 && dh; li--) {
       const { ctx, cache } = s.caches[li];
@@ -162,6 +172,38 @@ export class LlamaModel {
         for (let d = 0; d < H; d++) dEmbed[dst + d] += dh[i * H + d];
       }
     }
-    return ce;
+  }
+
+  /**
+   * Distillation loss without gradients: soft-target cross-entropy of this model's next-token
+   * distribution against `teacherLogits` [B*T, vocab] at temperature τ, over positions whose
+   * target is not -1. klSum / count is the mean KL(teacher ‖ this model) per position.
+   */
+  distillLoss(batch: TokenBatch, teacherLogits: FloatArray, opts: RunOptions = {}, temperature = 1): SoftCrossEntropyResult {
+    const logits = this.logits(batch, opts);
+    return softCrossEntropy(logits, teacherLogits, batch.targets, batch.B * batch.T, this.config.vocabSize, temperature);
+  }
+
+  /**
+   * lossAndGrad with the distillation loss: the gradient of the mean soft-target cross-entropy
+   * (lossSum / count, over positions whose target is not -1) against `teacherLogits` at
+   * temperature τ, accumulated into `grads` (which the caller zeroes). Its gradient equals that of
+   * the mean KL(teacher ‖ this model): the teacher entropy does not depend on this model.
+   */
+  distillLossAndGrad(
+    batch: TokenBatch, teacherLogits: FloatArray, opts: RunOptions, grads: ModelGrads, temperature = 1,
+  ): SoftCrossEntropyResult {
+    if (!grads.base && !grads.lora) throw new Error('distillLossAndGrad: no gradient buffers given (base or lora)');
+    if (grads.lora && !opts.lora) throw new Error('distillLossAndGrad: LoRA gradients requested without a LoRA adapter');
+    const V = this.config.vocabSize, M = batch.B * batch.T;
+    if (teacherLogits.length !== M * V) throw new Error(`distillLossAndGrad: teacher logits hold ${teacherLogits.length} values, batch needs ${M * V}`);
+    const s = this.forwardHidden(batch, opts);
+    const logits = this.lmHead(s.normed, M);
+    let count = 0;
+    for (let i = 0; i < M; i++) if (batch.targets[i] !== -1) count++;
+    const r = softCrossEntropy(logits, teacherLogits, batch.targets, M, V, temperature, count > 0 ? 1 / count : 0);
+    if (r.count === 0) return r;
+    this.backwardFromLogits(batch, s, logits, grads);
+    return r;
   }
 }

@@ -53,3 +53,16 @@ export function describePlan(plan: SubmodelPlan): string {
     .map((l) => `${l.index}${l.attention && l.mlp ? '' : l.attention ? 'a' : l.mlp ? 'm' : '-'}`)
     .join(',');
 }
+
+/** The inverse of describePlan ("0,1a,3m,5"); throws SubmodelPlanError on anything else. */
+export function parsePlanDescription(text: string): SubmodelPlan {
+  if (text === '') return { layers: [] };
+  return {
+    layers: text.split(',').map((part) => {
+      const m = /^(\d+)([am-]?)$/.exec(part.trim());
+      if (!m) throw new SubmodelPlanError(`plan description: "${part}" is not a layer index with an optional a, m or - suffix`);
+      const index = Number(m[1]);
+      return { index, attention: m[2] === '' || m[2] === 'a', mlp: m[2] === '' || m[2] === 'm' };
+    }),
+  };
+}

@@ -10,6 +10,7 @@ import type { PlannedLayer, SubmodelPlan } from '../engine/submodelPlan';
 import type { SeededRandom } from '../data/seededRandom';
 import { estimateLoraSessionBytes } from '../memory/loraSessionLayout';
 import type { ModelConfig } from '../model/modelConfig';
+import type { WeightFormat } from '../model/weightQuantization';
 import type { LayerImportance } from './layerImportance';
 
 export type PlanGranularity = 'layers' | 'subblocks';
@@ -35,6 +36,10 @@ export interface PlanMemoryShape {
   batch: number;
   seqLen: number;
   clipNorm?: number;
+  /** Rows of logits held at once (loraSessionLayout.ts); default all B·T rows. */
+  logitsChunkRows?: number;
+  /** Storage of the frozen projection weights (weightQuantization.ts); default f32. */
+  weightFormat?: WeightFormat;
 }
 
 /** Predicted peak GPU bytes of a LoRA training session of `plan` (buffers + dispatch reserve). */

@@ -1,6 +1,7 @@
 import type { ModelConfig } from '../model/modelConfig';
 import { targetDims, type LoraConfig, type LoraTarget } from '../engine/lora';
 import type { SubmodelPlan } from '../engine/submodelPlan';
+import { quantizedLayout, type WeightFormat } from '../model/weightQuantization';
 
 /** What a GPU buffer of a LoRA training session holds (for budgets and the dashboard's breakdown). */
 export type BufferKind = 'weights' | 'lora' | 'optimizer' | 'activations' | 'scratch' | 'io';
@@ -8,7 +9,7 @@ export type BufferKind = 'weights' | 'lora' | 'optimizer' | 'activations' | 'scr
 export interface BufferSpec {
   name: string;
   kind: BufferKind;
-  /** Number of 32-bit elements (f32, or i32 for token ids). */
+  /** Number of 32-bit elements (f32, i32 for token ids, or u32 words of packed weights). */
   elements: number;
 }
 
@@ -30,6 +31,12 @@ export interface LoraSessionShape {
    * budgets. Default: all B·T rows at once.
    */
   logitsChunkRows?: number;
+  /**
+   * How the seven projection weights of each kept layer are stored (default 'f32'). With 'int8' or
+   * 'int4' each is a buffer of packed words (same name) plus a float32 `<name>.scales` buffer;
+   * embedding, head, norms and biases stay float32 (see QuantizedLlamaWeights).
+   */
+  weightFormat?: WeightFormat;
 }
 
 /** Rows of the logits buffer: the chunk size, at most B·T. */
@@ -66,6 +73,14 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   // A column of ones: bias adds run as a rank-1 matmul ones[M,1]·bias[1,N], so biases need no kernel of their own.
   if (c.attentionBias || c.oProjBias || c.mlpBias) add('io.ones', 'io', M);
   let loraFloats = 0, loraTensors = 0;
+  const format = s.weightFormat ?? 'f32';
+  /** A frozen [rows, cols] projection weight in the session's format. */
+  const proj = (name: string, rows: number, cols: number) => {
+    if (format === 'f32') return add(name, 'weights', rows * cols);
+    const l = quantizedLayout(rows, cols, format);
+    add(name, 'weights', l.words);
+    add(`${name}.scales`, 'weights', l.scales);
+  };
 
   const maxScratch = { attn: false, mlp: false };
   for (const l of s.plan.layers) {
@@ -75,10 +90,10 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
     if (l.attention) {
       maxScratch.attn = true;
       add(`${p}.inputNorm`, 'weights', H);
-      add(`${p}.qProj`, 'weights', qd * H);
-      add(`${p}.kProj`, 'weights', kvd * H);
-      add(`${p}.vProj`, 'weights', kvd * H);
-      add(`${p}.oProj`, 'weights', H * qd);
+      proj(`${p}.qProj`, qd, H);
+      proj(`${p}.kProj`, kvd, H);
+      proj(`${p}.vProj`, kvd, H);
+      proj(`${p}.oProj`, H, qd);
       if (c.attentionBias) { add(`${p}.qBias`, 'weights', qd); add(`${p}.kBias`, 'weights', kvd); add(`${p}.vBias`, 'weights', kvd); }
       if (c.oProjBias) add(`${p}.oBias`, 'weights', H);
       add(`${p}.attnNorm`, 'activations', M * H);
@@ -93,9 +108,9 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
     if (l.mlp) {
       maxScratch.mlp = true;
       add(`${p}.postNorm`, 'weights', H);
-      add(`${p}.gateProj`, 'weights', F * H);
-      add(`${p}.upProj`, 'weights', F * H);
-      add(`${p}.downProj`, 'weights', H * F);
+      proj(`${p}.gateProj`, F, H);
+      proj(`${p}.upProj`, F, H);
+      proj(`${p}.downProj`, H, F);
       if (c.mlpBias) { add(`${p}.gateBias`, 'weights', F); add(`${p}.upBias`, 'weights', F); add(`${p}.downBias`, 'weights', H); }
       add(`${p}.mlpNorm`, 'activations', M * H);
       add(`${p}.mlpInvRms`, 'activations', M);

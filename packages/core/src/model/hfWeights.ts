@@ -125,14 +125,17 @@ function isIgnorable(cfg: ModelConfig, name: string): boolean {
  * `layers` are undefined and their tensors, if present, are ignored. With `opts.plan`, only the
  * plan's kept sub-blocks are required and loaded: a kept layer whose attention (or MLP) the plan
  * skips has no attention (MLP) fields, which engines running that plan never read.
+ * With `opts.suppliedElsewhere`, those layer tensors (e.g. projections that come packed, see
+ * quantizedWeightsFromHfTensors) are neither required nor loaded: their fields stay unset.
  */
 export function weightsFromHfTensors(
   cfg: ModelConfig,
   tensors: ReadonlyMap<string, Tensor>,
-  opts: { layers?: number[]; plan?: SubmodelPlan } = {},
+  opts: { layers?: number[]; plan?: SubmodelPlan; suppliedElsewhere?: ReadonlySet<string> } = {},
 ): LlamaWeights {
   const layers = opts.plan ? opts.plan.layers.map((l) => l.index) : opts.layers ?? allLayers(cfg);
-  const needed = opts.plan ? hfTensorNamesForPlan(cfg, opts.plan) : hfTensorNamesForLayers(cfg, layers);
+  const elsewhere = opts.suppliedElsewhere ?? new Set<string>();
+  const needed = (opts.plan ? hfTensorNamesForPlan(cfg, opts.plan) : hfTensorNamesForLayers(cfg, layers)).filter((n) => !elsewhere.has(n));
   const missing = needed.filter((n) => !tensors.has(n));
   if (missing.length > 0) {
     throw new HfWeightsError(`checkpoint is missing ${missing.length} tensor(s) required by config.json: ${listed(missing)}`);
@@ -168,6 +171,7 @@ export function weightsFromHfTensors(
     const k = kept.get(i);
     for (const s of specs) {
       if (k && !(s.block === 'attention' ? k.attention : k.mlp)) continue;
+      if (elsewhere.has(layerName(i, s.suffix))) continue;
       layer[s.field] = take(layerName(i, s.suffix), s.shape(cfg));
     }
     out[i] = layer as LayerWeights; // every field the layers (or the plan's kept sub-blocks) need is set

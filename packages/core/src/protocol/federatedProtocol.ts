@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { LORA_TARGETS } from '../engine/lora';
+import { WEIGHT_FORMATS } from '../model/weightQuantization';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -104,6 +105,11 @@ export const assignmentSchema = z.object({
     tokenizerUrl: shortText(512),
     /** safetensors files holding the base tensors of exactly the kept parts (HF names). */
     parts: z.array(modelPartSchema).max(4096),
+    /**
+     * How the tab stores the frozen projections on the GPU (FedSODA: int8 / int4). The parts hold
+     * their quantize-dequantize image, which the worker packs again exactly (same scales and codes).
+     */
+    weightFormat: z.enum(WEIGHT_FORMATS).default('f32'),
   }),
   plan: submodelPlanSchema,
   lora: loraConfigSchema,

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { LORA_TARGETS } from '../engine/lora';
+import { STRATEGY_NAMES } from '../federated/strategies/federatedStrategy';
+import { WEIGHT_FORMATS } from '../model/weightQuantization';
 import { ProtocolError, type Ack, type ProtocolErrorBody } from './federatedProtocol';
 import type { RunHistory, RunHistoryEntry, RunHistoryRequest } from './adminHistory';
 import type { CreateRunRequest, ModelList } from './adminModels';
@@ -38,9 +40,24 @@ export const runSettingsSchema = z.object({
   partition: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('iid') }),
     z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().max(1000) }),
+    // Whole classes (for brown-genre: genres) dealt to shards: the natural non-IID split.
+    z.object({ kind: z.literal('natural') }),
   ]).default({ kind: 'iid' }),
   /** Data shards the training split is cut into; a tab trains on one shard per round. */
   shards: z.number().int().min(1).max(100_000).default(8),
+  /**
+   * 'budget-planner': the planner below (granularity, layerPick, aggregation); otherwise one of the
+   * seed methods or baselines (federated/strategies/), which choose plans and aggregate themselves.
+   */
+  strategy: z.enum(['budget-planner', ...STRATEGY_NAMES]).default('budget-planner'),
+  strategyOptions: z.object({
+    devftStages: z.number().int().min(1).max(16).optional(),
+    devftBeta: z.number().min(0).max(1).optional(),
+    fedsodaFormat: z.enum(WEIGHT_FORMATS).optional(),
+    fedsodaAlignSteps: z.number().int().min(0).max(10_000).optional(),
+    fedsodaAlignLr: z.number().positive().max(1).optional(),
+    fedsodaRealignEvery: z.number().int().min(0).max(10_000).optional(),
+  }).prefault({}),
   aggregation: z.enum(AGGREGATION_RULES).default('fedavg-factors'),
   granularity: z.enum(PLAN_GRANULARITIES).default('layers'),
   layerPick: z.enum(LAYER_PICKS).default('sample'),

@@ -1,6 +1,6 @@
 import {
-  createLoraAdapter, estimateLoraSessionBytes, initLlamaWeights, planPeakBytes, LlamaModel, LoraTrainer, LORA_TARGETS, SeededRandom,
-  type LoraAdapter, type ModelConfig, type SubmodelPlan, type TokenBatch,
+  createLoraAdapter, estimateLoraSessionBytes, fakeQuantizeWeights, initLlamaWeights, planPeakBytes, quantizeWeights, LlamaModel, LoraTrainer, LORA_TARGETS, SeededRandom,
+  type LlamaWeights, type LoraAdapter, type ModelConfig, type QuantizedLlamaWeights, type SubmodelPlan, type TokenBatch, type WeightFormat,
 } from '@fedllm/core';
 import { chooseLogitsChunkRows, createGpuContext, GpuBudgetExceededError, LoraTrainingSession } from '../../src/index';
 
@@ -23,6 +23,24 @@ export interface SessionCase {
   maxBindingBytes?: number;
   /** The CPU loss after the last step must be below this fraction of the first (default 0.9). */
   lossRatio?: number;
+  /**
+   * A quantized base: the GPU gets the weights packed (core's quantizeWeights), the CPU reference
+   * runs on fakeQuantizeWeights of the same floats.
+   */
+  weightFormat?: WeightFormat;
+  /** With weightFormat: give the session float32 weights and let it quantize them at upload. */
+  quantizeAtUpload?: boolean;
+}
+
+/** The CPU reference's weights and the session's for a case (see SessionCase.weightFormat). */
+function caseWeights(c: SessionCase, std: number): { cpu: LlamaWeights; gpu: LlamaWeights | QuantizedLlamaWeights; floats: LlamaWeights } {
+  const floats = initLlamaWeights(c.config, new SeededRandom(c.seed), std);
+  if (!c.weightFormat) return { cpu: floats, gpu: floats, floats };
+  return {
+    floats,
+    cpu: fakeQuantizeWeights(c.config, floats, c.weightFormat),
+    gpu: c.quantizeAtUpload ? floats : quantizeWeights(c.config, floats, c.weightFormat),
+  };
 }
 
 export interface SessionResult {
@@ -30,11 +48,15 @@ export interface SessionResult {
   cpuLosses: number[];
   /** The CPU run again without clipping (only for cases with clipNorm): shows clipping matters. */
   cpuUnclippedLosses?: number[];
+  /** The CPU run again on the unquantized weights (only for cases with weightFormat): shows quantization matters. */
+  cpuFloatLosses?: number[];
   gpuLosses: number[];
   maxLoraDiff: number;
   maxLoraAbs: number;
   peakBytes: number;
   estimateBytes: number;
+  /** Bytes of the per-dispatch uniform buffers (ledger group "uniform"), which the estimate leaves out. */
+  uniformBytes: number;
   /** How the session bound its logits and vocabulary table. */
   logitsChunkRows: number;
   vocabSlices: number;
@@ -61,7 +83,7 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
   const ctx = await createGpuContext();
   const out: SessionResult[] = [];
   for (const c of cases) {
-    const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.1);
+    const { cpu: weights, gpu: gpuWeights, floats } = caseWeights(c, 0.1);
     const data = batches(c);
     const cpuLora = freshAdapter(c);
     const cpu = new LoraTrainer(new LlamaModel(c.config, weights), cpuLora, { lr: c.lr, plan: c.plan, clipNorm: c.clipNorm, eps: c.eps });
@@ -71,10 +93,16 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
       const unclipped = new LoraTrainer(new LlamaModel(c.config, weights), freshAdapter(c), { lr: c.lr, plan: c.plan, eps: c.eps });
       cpuUnclippedLosses = Array.from({ length: c.steps }, (_, s) => unclipped.step(data[s % data.length]));
     }
+    let cpuFloatLosses: number[] | undefined;
+    if (c.weightFormat) {
+      const float = new LoraTrainer(new LlamaModel(c.config, floats), freshAdapter(c), { lr: c.lr, plan: c.plan, clipNorm: c.clipNorm, eps: c.eps });
+      cpuFloatLosses = Array.from({ length: c.steps }, (_, s) => float.step(data[s % data.length]));
+    }
     const session = await LoraTrainingSession.create(ctx, {
-      config: c.config, plan: c.plan, weights, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen,
+      config: c.config, plan: c.plan, weights: gpuWeights, weightFormat: c.weightFormat, lora: freshAdapter(c), batch: c.batch, seqLen: c.seqLen,
       optimizer: { lr: c.lr, clipNorm: c.clipNorm, eps: c.eps }, logitsChunkRows: c.logitsChunkRows, maxBindingBytes: c.maxBindingBytes,
     });
+    const uniformBytes = session.ledger.breakdown().find((g) => g.group === 'uniform')?.bytes ?? 0;
     const gpuLosses: number[] = [];
     const logitsChunkRows = session.logitsChunkRows, vocabSlices = session.vocabSlices.length;
     for (let s = 0; s < c.steps; s++) gpuLosses.push((await session.step(data[s % data.length])).loss);
@@ -93,8 +121,10 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
         }
       }
     }
-    const estimateBytes = estimateLoraSessionBytes({ config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm, logitsChunkRows }).totalBytes;
-    out.push({ name: c.name, cpuLosses, cpuUnclippedLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes, logitsChunkRows, vocabSlices });
+    const estimateBytes = estimateLoraSessionBytes({
+      config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm, logitsChunkRows, weightFormat: c.weightFormat,
+    }).totalBytes;
+    out.push({ name: c.name, cpuLosses, cpuUnclippedLosses, cpuFloatLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes, uniformBytes, logitsChunkRows, vocabSlices });
     session.destroy();
   }
   ctx.device.destroy();
@@ -126,12 +156,12 @@ export async function sessionBudget(c: SessionCase): Promise<{ tooSmall: string;
 /** Forward-only session: logits of a frozen model against the CPU engine's. */
 export async function forwardLogits(c: SessionCase): Promise<{ maxAbsErr: number; maxAbsRef: number; n: number; vocabSlices: number }> {
   const ctx = await createGpuContext();
-  const weights = initLlamaWeights(c.config, new SeededRandom(c.seed), 0.3);
+  const { cpu: weights, gpu: gpuWeights } = caseWeights(c, 0.3);
   const data = batches(c)[0];
   const ref = new LlamaModel(c.config, weights).logits(data, { plan: c.plan });
   // Logits read back are bound whole, so a simulated binding limit must at least hold them.
   const maxBindingBytes = c.maxBindingBytes && Math.max(c.maxBindingBytes, c.batch * c.seqLen * c.config.vocabSize * 4);
-  const s = await LoraTrainingSession.create(ctx, { config: c.config, plan: c.plan, weights, batch: c.batch, seqLen: c.seqLen, readLogits: true, maxBindingBytes });
+  const s = await LoraTrainingSession.create(ctx, { config: c.config, plan: c.plan, weights: gpuWeights, weightFormat: c.weightFormat, batch: c.batch, seqLen: c.seqLen, readLogits: true, maxBindingBytes });
   const got = await s.logits(data.inputIds);
   const vocabSlices = s.vocabSlices.length;
   s.destroy();

@@ -1,0 +1,64 @@
+/**
+ * The experiment grid `npm run experiment -- <config.json>` runs: strategies × seeds × partitions
+ * over one client population (memory tiers as fractions of the full model's training peak).
+ */
+import { z } from 'zod';
+import { LORA_TARGETS, STRATEGY_NAMES, WEIGHT_FORMATS } from '@fedllm/core';
+
+const partitionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('iid') }),
+  z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive() }),
+  z.object({ kind: z.literal('natural') }),
+]);
+
+const studySchema = z.object({
+  /** Heading of this study in the report. */
+  name: z.string().min(1),
+  task: z.enum(['spam', 'brown-genre']),
+  partition: partitionSchema,
+  strategies: z.array(z.enum(STRATEGY_NAMES)).min(1),
+  seeds: z.array(z.number().int().min(0)).min(1),
+  /** Held-out examples scored after each round (brown-genre scores 15 labels per example). */
+  evalExamples: z.number().int().min(1),
+  /** "Rounds to reach" this accuracy. */
+  targetAccuracy: z.number().min(0).max(1),
+});
+
+export const experimentConfigSchema = z.object({
+  name: z.string().min(1),
+  model: z.string().default('models/tiny-brown-llama'),
+  rounds: z.number().int().min(1),
+  localSteps: z.number().int().min(1),
+  batch: z.number().int().min(1),
+  seqLen: z.number().int().min(8),
+  lr: z.number().positive(),
+  clipNorm: z.number().positive().default(1),
+  logitsChunkRows: z.number().int().positive().optional(),
+  lora: z.object({
+    rank: z.number().int().min(1),
+    alpha: z.number().positive(),
+    targets: z.array(z.enum(LORA_TARGETS)).min(1),
+  }),
+  /** Memory tiers: `count` tabs with budget = fraction × the full model's predicted training peak. */
+  tiers: z.array(z.object({ name: z.string(), fraction: z.number().positive(), count: z.number().int().min(1) })).min(1),
+  /** Public calibration data (brown-lm windows) for importance, CKA and FedSODA's alignment. */
+  calibrationBatches: z.number().int().min(1).default(4),
+  strategyOptions: z.object({
+    devftStages: z.number().int().min(1).optional(),
+    devftBeta: z.number().min(0).optional(),
+    fedsodaFormat: z.enum(WEIGHT_FORMATS).optional(),
+    fedsodaAlignSteps: z.number().int().min(0).optional(),
+    fedsodaAlignLr: z.number().positive().optional(),
+    fedsodaRealignEvery: z.number().int().min(0).optional(),
+  }).default({}),
+  studies: z.array(studySchema).min(1),
+});
+export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
+export type StudyConfig = ExperimentConfig['studies'][number];
+
+export function parseExperimentConfig(value: unknown): ExperimentConfig {
+  const r = experimentConfigSchema.safeParse(value);
+  if (r.success) return r.data;
+  const i = r.error.issues[0];
+  throw new Error(`experiment config: ${i.path.join('.') || '(root)'}: ${i.message}`);
+}

@@ -1,0 +1,148 @@
+/**
+ * An in-process federated run: the coordinator's round (strategy plans per tab, the tab's data
+ * shard, local LoRA training, layer-wise aggregation, held-out evaluation) with every tab's local
+ * training done by the CPU reference engine, one tab after another. The CPU engine is the oracle
+ * the WGSL kernels are tested against (same losses to ~1e-6 over 20 steps at this model's scale,
+ * README "GPU training equals CPU"), so a strategy's accuracy here is what the swarm would reach,
+ * at a fraction of SwiftShader's cost. Memory is the strategies' prediction (strategyMemory.ts);
+ * memoryCheck.ts measures those predictions with the real WebGPU session.
+ */
+import {
+  classificationAccuracy, estimateLoraSessionBytes, isExcluded, LlamaModel, loraToPeftTensors, LoraTrainer,
+  SeededRandom, serializeSafetensors, stableHash32, describePlan, type ClassificationTask, type FederatedStrategy,
+  type LoraAdapter, type ParamTensor, type StrategyUpdate, type TextTokenizer,
+} from '@fedllm/core';
+import type { TaskData } from '../coordinator/taskData';
+
+export interface SimClient {
+  clientId: string;
+  tier: string;
+  budgetBytes: number;
+  shard: number;
+}
+
+export interface SimTaskRecord {
+  clientId: string;
+  tier: string;
+  budgetBytes: number;
+  excluded?: string;
+  plan?: string;
+  layersKept?: number;
+  rank?: number;
+  modelKey?: string;
+  weightFormat?: string;
+  estimateBytes?: number;
+  /** Bytes of frozen weights the tab holds for the plan (downloaded once per served model). */
+  weightBytes?: number;
+  adapterBytesDown?: number;
+  adapterBytesUp?: number;
+  weightBytesDown?: number;
+  finalLoss?: number;
+}
+
+export interface SimRound {
+  round: number;
+  accuracy: number;
+  evalLoss: number;
+  participants: number;
+  bytesUp: number;
+  bytesDown: number;
+  weightBytesDown: number;
+  trainSeconds: number;
+  strategyState: string;
+  tasks: SimTaskRecord[];
+}
+
+export interface SimulationInput {
+  strategy: FederatedStrategy;
+  clients: readonly SimClient[];
+  data: TaskData;
+  task: ClassificationTask;
+  tokenizer: TextTokenizer;
+  baseModel: LlamaModel;
+  evalExamples: number;
+  rounds: number;
+  localSteps: number;
+  batch: number;
+  seqLen: number;
+  lr: number;
+  clipNorm: number;
+  logitsChunkRows?: number;
+  seed: number;
+  log?: (m: string) => void;
+}
+
+export interface BaseEvaluation {
+  accuracy: number;
+  evalLoss: number;
+  majorityBaseline: number;
+}
+
+export function evaluateAdapter(i: Pick<SimulationInput, 'baseModel' | 'tokenizer' | 'task' | 'evalExamples' | 'seqLen'>, lora?: LoraAdapter): BaseEvaluation {
+  const m = classificationAccuracy(i.baseModel, i.tokenizer, i.task, i.task.test.slice(0, i.evalExamples), { maxLen: i.seqLen, lora });
+  return { accuracy: m.accuracy, evalLoss: -m.meanTrueLogProb, majorityBaseline: m.majorityBaseline };
+}
+
+const adapterBytes = (a: LoraAdapter) => serializeSafetensors(loraToPeftTensors(a)).byteLength;
+
+function trainable(a: LoraAdapter): LoraAdapter<ParamTensor> {
+  const layers = new Map([...a.layers].map(([i, l]) => [i, Object.fromEntries(Object.entries(l).map(([t, p]) => [t, {
+    A: { shape: [...p!.A.shape], data: Float32Array.from(p!.A.data) }, B: { shape: [...p!.B.shape], data: Float32Array.from(p!.B.data) },
+  }]))]));
+  return { config: { ...a.config, targets: [...a.config.targets] }, layers } as LoraAdapter<ParamTensor>;
+}
+
+export function runSimulation(i: SimulationInput): SimRound[] {
+  const models = new Map<string, LlamaModel>();
+  const holds = new Map<string, string>(); // clientId -> served model key it has downloaded
+  const out: SimRound[] = [];
+  for (let round = 0; round < i.rounds; round++) {
+    const t0 = performance.now();
+    i.strategy.beginRound(round);
+    const rng = new SeededRandom(stableHash32(`${i.seed}:${round}:0`));
+    const updates: StrategyUpdate[] = [];
+    const tasks: SimTaskRecord[] = [];
+    for (const c of i.clients) {
+      const a = i.strategy.assign({ clientId: c.clientId, budgetBytes: c.budgetBytes }, rng);
+      if (isExcluded(a)) {
+        tasks.push({ clientId: c.clientId, tier: c.tier, budgetBytes: c.budgetBytes, excluded: a.excluded });
+        continue;
+      }
+      let model = models.get(a.model.key);
+      if (!model) models.set(a.model.key, (model = new LlamaModel(a.model.config, a.model.weights, i.seqLen)));
+      const batches = i.data.batches(c.shard, round, i.localSteps, i.batch, i.seqLen);
+      const adapter = trainable(a.adapter);
+      const trainer = new LoraTrainer(model, adapter, { lr: i.lr, clipNorm: i.clipNorm, plan: a.plan });
+      const n = i.batch * i.seqLen;
+      let loss = NaN;
+      for (let s = 0; s < i.localSteps; s++) {
+        loss = trainer.step({ B: i.batch, T: i.seqLen, inputIds: batches.inputIds.subarray(s * n, (s + 1) * n), targets: batches.targets.subarray(s * n, (s + 1) * n) });
+      }
+      const est = estimateLoraSessionBytes({
+        config: a.model.config, plan: a.plan, lora: a.adapter.config, batch: i.batch, seqLen: i.seqLen, clipNorm: i.clipNorm,
+        logitsChunkRows: i.logitsChunkRows, weightFormat: a.model.weightFormat,
+      });
+      const weightDown = holds.get(c.clientId) === a.model.key ? 0 : est.byKind.weights;
+      holds.set(c.clientId, a.model.key);
+      const trained = adapter as unknown as LoraAdapter;
+      updates.push({ task: a, adapter: trained, numSamples: batches.numSamples });
+      tasks.push({
+        clientId: c.clientId, tier: c.tier, budgetBytes: c.budgetBytes, plan: describePlan(a.plan), layersKept: a.plan.layers.length,
+        rank: a.adapter.config.rank, modelKey: a.model.key, weightFormat: a.model.weightFormat, estimateBytes: a.estimateBytes,
+        weightBytes: est.byKind.weights, adapterBytesDown: adapterBytes(a.adapter), adapterBytesUp: adapterBytes(trained),
+        weightBytesDown: weightDown, finalLoss: loss,
+      });
+    }
+    i.strategy.aggregate(updates);
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const ev = evaluateAdapter(i, i.strategy.globalAdapter());
+    const r: SimRound = {
+      round, accuracy: ev.accuracy, evalLoss: ev.evalLoss, participants: updates.length,
+      bytesUp: tasks.reduce((s, t) => s + (t.adapterBytesUp ?? 0), 0), bytesDown: tasks.reduce((s, t) => s + (t.adapterBytesDown ?? 0), 0),
+      weightBytesDown: tasks.reduce((s, t) => s + (t.weightBytesDown ?? 0), 0), trainSeconds, strategyState: i.strategy.describe(), tasks,
+    };
+    out.push(r);
+    i.log?.(`round ${round}: accuracy ${ev.accuracy.toFixed(3)} eval loss ${ev.evalLoss.toFixed(4)}; ${tasks.map((t) => `${t.tier}:${t.excluded ? 'excluded' : t.plan}`).join(' ')} (${trainSeconds.toFixed(1)} s)`);
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+// The experiment pipeline end to end on a tiny grid: real model, data and strategies in the
+// simulator, then the report (markdown, SVG plots) written from the raw results.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseExperimentConfig } from '../src/experiment/experimentConfig';
+import { memoryCheckCases } from '../src/experiment/memoryCheck';
+import { roundsToReach, spread, strategyFigures } from '../src/experiment/experimentSummary';
+import { writeExperimentReport } from '../src/experiment/experimentReport';
+import { runSimulationJob, type SimulationJobResult } from '../src/experiment/simulationJob';
+
+const config = parseExperimentConfig({
+  name: 'tiny', rounds: 2, localSteps: 1, batch: 2, seqLen: 32, lr: 0.005, logitsChunkRows: 64,
+  lora: { rank: 4, alpha: 8, targets: ['q', 'v', 'down'] },
+  tiers: [{ name: 'small', fraction: 0.3, count: 1 }, { name: 'large', fraction: 1, count: 1 }],
+  calibrationBatches: 1, strategyOptions: { devftStages: 2 },
+  studies: [{ name: 'spam-tiny', task: 'spam', partition: { kind: 'dirichlet', alpha: 1 }, strategies: ['fedpruner', 'exclusive', 'devft'], seeds: [3], evalExamples: 4, targetAccuracy: 0.5 }],
+});
+
+test('summary figures: spread and rounds to reach a target', () => {
+  assert.deepEqual(spread([1, 3]), { mean: 2, std: Math.SQRT2, min: 1, max: 3, n: 2 });
+  assert.equal(roundsToReach([0.4, 0.6, 0.8], 0.6), 2);
+  assert.equal(roundsToReach([0.4, 0.5], 0.6), undefined);
+  assert.throws(() => parseExperimentConfig({ ...config, tiers: [] }), /tiers/);
+});
+
+test('experiment: strategies run in the simulator within their budgets, and the report is written', async () => {
+  const study = config.studies[0];
+  const results: SimulationJobResult[] = [];
+  for (const strategy of study.strategies) results.push(await runSimulationJob({ config, study, strategy, seed: 3 }));
+  for (const r of results) {
+    assert.equal(r.rounds.length, 2);
+    const budgets = Object.fromEntries(r.clients.map((c) => [c.tier, c.budgetBytes]));
+    assert.equal(budgets.large, Math.floor(r.fullPeakBytes));
+    for (const round of r.rounds) {
+      assert.ok(round.accuracy >= 0 && round.accuracy <= 1 && Number.isFinite(round.evalLoss));
+      for (const t of round.tasks) {
+        if (t.excluded) continue;
+        assert.ok(t.estimateBytes! <= t.budgetBytes, `${r.strategy}: ${t.estimateBytes} > ${t.budgetBytes}`);
+        assert.ok(t.adapterBytesUp! > 0 && t.adapterBytesDown === t.adapterBytesUp, 'the same LoRA pairs go down and come back');
+      }
+      assert.equal(round.bytesUp, round.tasks.reduce((a, t) => a + (t.adapterBytesUp ?? 0), 0));
+    }
+  }
+  const exclusive = results.find((r) => r.strategy === 'exclusive')!;
+  assert.ok(exclusive.rounds.every((x) => x.tasks.find((t) => t.tier === 'small')!.excluded), 'a 30% tab cannot hold the full model');
+  const devft = results.find((r) => r.strategy === 'devft')!;
+  assert.deepEqual(devft.rounds.map((x) => x.tasks.find((t) => t.tier === 'large')!.layersKept), [3, 6], 'DevFT grows from a 3-layer stage to the full depth');
+  // Cumulative bytes and participation as the report tabulates them.
+  const f = strategyFigures([exclusive], 0);
+  assert.equal(f.reachedTarget, 1);
+  assert.equal(f.tiers.find((t) => t.tier === 'small')!.participation, 0);
+  assert.equal(f.cumulativeBytesByRound[1], exclusive.rounds.reduce((a, x) => a + x.bytesUp + x.bytesDown, 0));
+  // Every trained task shape becomes one memory-check case, under the smallest budget it had.
+  const { cases, rows } = memoryCheckCases(config, results);
+  assert.equal(rows.reduce((a, r) => a + r.assignments, 0), results.flatMap((r) => r.rounds.flatMap((x) => x.tasks.filter((t) => !t.excluded))).length);
+  assert.ok(cases.every((c) => c.budgetBytes > 0));
+
+  const out = await mkdtemp(join(tmpdir(), 'experiment-report-'));
+  const files = writeExperimentReport(config, results, { outDir: out, command: 'npm run experiment -- tiny.json', rawPath: join(out, 'results', 'tiny.json') });
+  const md = readFileSync(join(out, 'results.md'), 'utf8');
+  for (const s of study.strategies) assert.match(md, new RegExp(`\\| ${s} \\|`));
+  assert.match(md, /Expectations vs\. what we measured/);
+  for (const f of files.filter((x) => x.endsWith('.svg'))) {
+    assert.ok(existsSync(f));
+    assert.match(readFileSync(f, 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>$/);
+  }
+  assert.equal(files.filter((x) => x.endsWith('.svg')).length, 3);
+});

@@ -1,0 +1,25 @@
+import type { WeightFormat } from '../../model/weightQuantization';
+
+/** Per-method knobs (defaults in DEFAULT_STRATEGY_OPTIONS; each documented where it is used). */
+export interface StrategyOptions {
+  /** DevFT: number of developmental stages (depths double up to the full model). */
+  devftStages: number;
+  /** DevFT: differential fusion coefficient β (the paper: 0.1; 0.15 for 13B). */
+  devftBeta: number;
+  /** FedSODA: storage of the tabs' frozen sub-model. */
+  fedsodaFormat: WeightFormat;
+  /** FedSODA: distillation steps per alignment and their learning rate. */
+  fedsodaAlignSteps: number;
+  fedsodaAlignLr: number;
+  /** FedSODA: re-align every this many rounds with the current global adapter (0: only before round 0). */
+  fedsodaRealignEvery: number;
+}
+
+export const DEFAULT_STRATEGY_OPTIONS: StrategyOptions = {
+  devftStages: 4,
+  devftBeta: 0.1,
+  fedsodaFormat: 'int4',
+  fedsodaAlignSteps: 20,
+  fedsodaAlignLr: 1e-3,
+  fedsodaRealignEvery: 2,
+};
