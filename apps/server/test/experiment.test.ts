@@ -11,6 +11,7 @@ import { memoryCheckCases } from '../src/experiment/memoryCheck';
 import { roundsToReach, spread, strategyFigures } from '../src/experiment/experimentSummary';
 import { writeExperimentReport } from '../src/experiment/experimentReport';
 import { runSimulationJob, type SimulationJobResult } from '../src/experiment/simulationJob';
+import { withWebgpuTrainer } from '../src/experiment/webgpuLocalTrainer';
 
 const config = parseExperimentConfig({
   name: 'tiny', rounds: 2, localSteps: 1, batch: 2, seqLen: 32, lr: 0.005, logitsChunkRows: 64,
@@ -69,4 +70,24 @@ test('experiment: strategies run in the simulator within their budgets, and the 
     assert.match(readFileSync(f, 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>$/);
   }
   assert.equal(files.filter((x) => x.endsWith('.svg')).length, 3);
+});
+
+test('experiment: the WebGPU engine (real training worker, headless Chromium) reproduces the CPU engine\'s run, within budgets it measures', async () => {
+  const study = { ...config.studies[0], strategies: ['fedsoda' as const], stopAfter: 1 };
+  const job = { config: { ...config, strategyOptions: { fedsodaFormat: 'int4' as const, fedsodaAlignSteps: 2 } }, study, strategy: 'fedsoda' as const, seed: 3 };
+  const cpu = await runSimulationJob(job);
+  const gpu = await withWebgpuTrainer((train) => runSimulationJob({ ...job, study: { ...study, engine: 'webgpu' } }, undefined, train));
+  assert.equal(gpu.rounds.length, 1);
+  const [c, g] = [cpu.rounds[0], gpu.rounds[0]];
+  assert.ok(Math.abs(c.evalLoss - g.evalLoss) < 1e-4, `eval loss ${c.evalLoss} vs ${g.evalLoss}`);
+  const trained = g.tasks.filter((t) => !t.excluded);
+  assert.ok(trained.length > 0);
+  for (const t of trained) {
+    const u = c.tasks.find((x) => x.clientId === t.clientId)!;
+    assert.equal(t.plan, u.plan);
+    assert.ok(Math.abs(t.finalLoss! - u.finalLoss!) < 1e-4, `${t.clientId}: ${t.finalLoss} vs ${u.finalLoss}`);
+    assert.equal(t.weightFormat, 'int4');
+    assert.ok(t.peakBytes! <= t.budgetBytes, `${t.clientId}: measured ${t.peakBytes} > budget ${t.budgetBytes}`);
+    assert.ok(Math.abs(t.estimateBytes! - t.peakBytes!) <= 0.1 * t.peakBytes!, `${t.clientId}: estimate ${t.estimateBytes} vs measured ${t.peakBytes}`);
+  }
 });

@@ -82,3 +82,4 @@ export * from './federated/strategies/flexLoraStrategy';
 export * from './federated/strategies/createStrategy';
 export * from './protocol/memoryCheckApi';
 export * from './federated/strategies/foldUpdates';
+export * from './protocol/experimentTrainerApi';

@@ -22,6 +22,13 @@ const studySchema = z.object({
   evalExamples: z.number().int().min(1),
   /** "Rounds to reach" this accuracy. */
   targetAccuracy: z.number().min(0).max(1),
+  /**
+   * Local training engine: the CPU reference engine on worker threads, or the real WebGPU training
+   * worker in headless Chromium (slow on SwiftShader; it measures every assignment's peak).
+   */
+  engine: z.enum(['cpu', 'webgpu']).default('cpu'),
+  /** Run only the first N rounds of the schedule (the strategies still plan for `rounds`). */
+  stopAfter: z.number().int().min(1).optional(),
 });
 
 export const experimentConfigSchema = z.object({

@@ -10,9 +10,9 @@
 import {
   classificationAccuracy, estimateLoraSessionBytes, isExcluded, LlamaModel, loraToPeftTensors, LoraTrainer,
   SeededRandom, serializeSafetensors, stableHash32, describePlan, type ClassificationTask, type FederatedStrategy,
-  type LoraAdapter, type ParamTensor, type StrategyUpdate, type TextTokenizer,
+  type ClientTask, type LoraAdapter, type ParamTensor, type StrategyUpdate, type TextTokenizer,
 } from '@fedllm/core';
-import type { TaskData } from '../coordinator/taskData';
+import type { AssignmentBatches, TaskData } from '../coordinator/taskData';
 
 export interface SimClient {
   clientId: string;
@@ -38,6 +38,8 @@ export interface SimTaskRecord {
   adapterBytesUp?: number;
   weightBytesDown?: number;
   finalLoss?: number;
+  /** The WebGPU ledger's peak (engine "webgpu" only). */
+  peakBytes?: number;
 }
 
 export interface SimRound {
@@ -69,7 +71,38 @@ export interface SimulationInput {
   clipNorm: number;
   logitsChunkRows?: number;
   seed: number;
+  /** Local training of one task; default: the CPU reference engine in this thread. */
+  trainLocal?: LocalTrainer;
   log?: (m: string) => void;
+}
+
+/** One tab's local training: the trained LoRA (same pairs as the task's), its last loss, and the measured peak if any. */
+export type LocalTrainer = (task: ClientTask, batches: AssignmentBatches, s: LocalTrainingSettings) => Promise<{ adapter: LoraAdapter; finalLoss: number; peakBytes?: number }>;
+
+export interface LocalTrainingSettings {
+  steps: number;
+  batch: number;
+  seqLen: number;
+  lr: number;
+  clipNorm: number;
+  logitsChunkRows?: number;
+}
+
+/** The CPU reference engine as the local trainer (models cached per served model). */
+export function cpuLocalTrainer(): LocalTrainer {
+  const models = new Map<string, LlamaModel>();
+  return async (a, batches, s) => {
+    let model = models.get(a.model.key);
+    if (!model) models.set(a.model.key, (model = new LlamaModel(a.model.config, a.model.weights, s.seqLen)));
+    const adapter = trainable(a.adapter);
+    const trainer = new LoraTrainer(model, adapter, { lr: s.lr, clipNorm: s.clipNorm, plan: a.plan });
+    const n = s.batch * s.seqLen;
+    let loss = NaN;
+    for (let k = 0; k < s.steps; k++) {
+      loss = trainer.step({ B: s.batch, T: s.seqLen, inputIds: batches.inputIds.subarray(k * n, (k + 1) * n), targets: batches.targets.subarray(k * n, (k + 1) * n) });
+    }
+    return { adapter: adapter as unknown as LoraAdapter, finalLoss: loss };
+  };
 }
 
 export interface BaseEvaluation {
@@ -92,8 +125,8 @@ function trainable(a: LoraAdapter): LoraAdapter<ParamTensor> {
   return { config: { ...a.config, targets: [...a.config.targets] }, layers } as LoraAdapter<ParamTensor>;
 }
 
-export function runSimulation(i: SimulationInput): SimRound[] {
-  const models = new Map<string, LlamaModel>();
+export async function runSimulation(i: SimulationInput): Promise<SimRound[]> {
+  const trainLocal = i.trainLocal ?? cpuLocalTrainer();
   const holds = new Map<string, string>(); // clientId -> served model key it has downloaded
   const out: SimRound[] = [];
   for (let round = 0; round < i.rounds; round++) {
@@ -108,29 +141,22 @@ export function runSimulation(i: SimulationInput): SimRound[] {
         tasks.push({ clientId: c.clientId, tier: c.tier, budgetBytes: c.budgetBytes, excluded: a.excluded });
         continue;
       }
-      let model = models.get(a.model.key);
-      if (!model) models.set(a.model.key, (model = new LlamaModel(a.model.config, a.model.weights, i.seqLen)));
       const batches = i.data.batches(c.shard, round, i.localSteps, i.batch, i.seqLen);
-      const adapter = trainable(a.adapter);
-      const trainer = new LoraTrainer(model, adapter, { lr: i.lr, clipNorm: i.clipNorm, plan: a.plan });
-      const n = i.batch * i.seqLen;
-      let loss = NaN;
-      for (let s = 0; s < i.localSteps; s++) {
-        loss = trainer.step({ B: i.batch, T: i.seqLen, inputIds: batches.inputIds.subarray(s * n, (s + 1) * n), targets: batches.targets.subarray(s * n, (s + 1) * n) });
-      }
+      const { adapter: trained, finalLoss: loss, peakBytes } = await trainLocal(a, batches, {
+        steps: i.localSteps, batch: i.batch, seqLen: i.seqLen, lr: i.lr, clipNorm: i.clipNorm, logitsChunkRows: i.logitsChunkRows,
+      });
       const est = estimateLoraSessionBytes({
         config: a.model.config, plan: a.plan, lora: a.adapter.config, batch: i.batch, seqLen: i.seqLen, clipNorm: i.clipNorm,
         logitsChunkRows: i.logitsChunkRows, weightFormat: a.model.weightFormat,
       });
       const weightDown = holds.get(c.clientId) === a.model.key ? 0 : est.byKind.weights;
       holds.set(c.clientId, a.model.key);
-      const trained = adapter as unknown as LoraAdapter;
       updates.push({ task: a, adapter: trained, numSamples: batches.numSamples });
       tasks.push({
         clientId: c.clientId, tier: c.tier, budgetBytes: c.budgetBytes, plan: describePlan(a.plan), layersKept: a.plan.layers.length,
         rank: a.adapter.config.rank, modelKey: a.model.key, weightFormat: a.model.weightFormat, estimateBytes: a.estimateBytes,
         weightBytes: est.byKind.weights, adapterBytesDown: adapterBytes(a.adapter), adapterBytesUp: adapterBytes(trained),
-        weightBytesDown: weightDown, finalLoss: loss,
+        weightBytesDown: weightDown, finalLoss: loss, peakBytes,
       });
     }
     i.strategy.aggregate(updates);

@@ -10,7 +10,7 @@ import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
 import { publicCalibrationBatches } from '../coordinator/publicCalibration';
 import { TaskData } from '../coordinator/taskData';
 import type { ExperimentConfig, StudyConfig } from './experimentConfig';
-import { evaluateAdapter, runSimulation, type BaseEvaluation, type SimClient, type SimRound } from './federatedSimulator';
+import { evaluateAdapter, runSimulation, type BaseEvaluation, type LocalTrainer, type SimClient, type SimRound } from './federatedSimulator';
 
 export interface SimulationJob {
   config: ExperimentConfig;
@@ -33,7 +33,7 @@ export interface SimulationJobResult {
 /** Calibration rows per batch (the coordinator's runFactory uses the same 8). */
 const CALIBRATION_ROWS = 8;
 
-export async function runSimulationJob(job: SimulationJob, log?: (m: string) => void): Promise<SimulationJobResult> {
+export async function runSimulationJob(job: SimulationJob, log?: (m: string) => void, trainLocal?: LocalTrainer): Promise<SimulationJobResult> {
   const t0 = performance.now();
   const { config: c, study } = job;
   const loaded = await loadModelDir(c.model);
@@ -66,10 +66,10 @@ export async function runSimulationJob(job: SimulationJob, log?: (m: string) => 
     ...shape, weights: loaded.weights, importance, layerSimilarity, publicBatches, totalRounds: c.rounds, seed: job.seed,
   }, c.strategyOptions);
   const sim = {
-    strategy, clients, data, task, tokenizer: tok, baseModel, evalExamples: study.evalExamples, rounds: c.rounds, localSteps: c.localSteps,
-    batch: c.batch, seqLen: c.seqLen, lr: c.lr, clipNorm: c.clipNorm, logitsChunkRows: c.logitsChunkRows, seed: job.seed, log,
+    strategy, clients, data, task, tokenizer: tok, baseModel, evalExamples: study.evalExamples, rounds: Math.min(c.rounds, study.stopAfter ?? c.rounds), localSteps: c.localSteps,
+    batch: c.batch, seqLen: c.seqLen, lr: c.lr, clipNorm: c.clipNorm, logitsChunkRows: c.logitsChunkRows, seed: job.seed, log, trainLocal,
   };
   const base = evaluateAdapter(sim);
-  const rounds = runSimulation(sim);
+  const rounds = await runSimulation(sim);
   return { study: study.name, strategy: job.strategy, seed: job.seed, fullPeakBytes, clients, base, rounds, seconds: (performance.now() - t0) / 1000 };
 }

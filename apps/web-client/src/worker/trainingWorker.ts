@@ -69,6 +69,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
   const t0 = performance.now();
   const session = await LoraTrainingSession.create(ctx, {
     config, plan, weights, weightFormat, lora, batch: batches.batch, seqLen: batches.seqLen, budgetBytes: req.budgetBytes, optimizer: { lr: req.lr, clipNorm: req.clipNorm },
+    logitsChunkRows: req.logitsChunkRows,
   }, kernelSet(ctx));
   try {
     const buildMs = performance.now() - t0;
@@ -89,7 +90,9 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
       lora: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
       losses,
       peakBytes: session.peakBytes,
-      estimateBytes: estimateLoraSessionBytes({ config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen, clipNorm: req.clipNorm, weightFormat }).totalBytes,
+      estimateBytes: estimateLoraSessionBytes({
+        config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen, clipNorm: req.clipNorm, weightFormat, logitsChunkRows: session.logitsChunkRows,
+      }).totalBytes,
       tokensPerSecond: (req.steps * n) / (totalMs / 1000),
       buildMs,
       stepMs,

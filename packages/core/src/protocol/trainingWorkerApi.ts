@@ -51,6 +51,8 @@ export interface WorkerTrainRequest {
   lr: number;
   /** Global LoRA gradient-norm clipping (none when absent). */
   clipNorm?: number;
+  /** Run the LM head and loss over this many token rows at a time (loraSessionLayout.ts); default all. */
+  logitsChunkRows?: number;
   /** GPU memory the session may use; building fails with GpuBudgetExceededError above it. */
   budgetBytes: number;
   /** Names the run for cancel(); a cancelled run rejects with TrainingCancelledError between steps. */
