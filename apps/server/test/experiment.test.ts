@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseExperimentConfig } from '../src/experiment/experimentConfig';
 import { memoryCheckCases } from '../src/experiment/memoryCheck';
-import { roundsToReach, spread, strategyFigures } from '../src/experiment/experimentSummary';
+import { modelPartBytes, roundsToReach, spread, strategyFigures, weightDownloadsByRound } from '../src/experiment/experimentSummary';
+import { parseHfConfig, tensor } from '@fedllm/core';
 import { writeExperimentReport } from '../src/experiment/experimentReport';
 import { runSimulationJob, type SimulationJobResult } from '../src/experiment/simulationJob';
 import { withWebgpuTrainer } from '../src/experiment/webgpuLocalTrainer';
@@ -26,6 +27,18 @@ test('summary figures: spread and rounds to reach a target', () => {
   assert.equal(roundsToReach([0.4, 0.6, 0.8], 0.6), 2);
   assert.equal(roundsToReach([0.4, 0.5], 0.6), undefined);
   assert.throws(() => parseExperimentConfig({ ...config, tiers: [] }), /tiers/);
+});
+
+test('weight downloads: a tab pays for the parts it does not hold yet, per served model', () => {
+  const model = parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
+  const p = modelPartBytes(model);
+  // The part sizes are those of the real tensors (embedding tied: one V×H table plus the final norm).
+  assert.equal(p.shared, 4 * (model.vocabSize * model.hiddenSize + model.hiddenSize));
+  assert.equal(p.mlp, 4 * (model.hiddenSize + 3 * tensor([model.intermediateSize, model.hiddenSize]).data.length));
+  const task = (clientId: string, plan: string, modelKey: string) => ({ clientId, tier: 't', budgetBytes: 1, plan, modelKey });
+  const round = (tasks: ReturnType<typeof task>[]) => ({ round: 0, accuracy: 0, evalLoss: 0, participants: 1, bytesUp: 0, bytesDown: 0, trainSeconds: 0, strategyState: '', tasks });
+  const r = { rounds: [round([task('a', '0', 'base')]), round([task('a', '0,4a', 'base')]), round([task('a', '0', 'stage1')])] } as unknown as SimulationJobResult;
+  assert.deepEqual(weightDownloadsByRound(r, model), [p.shared + p.attention + p.mlp, p.attention, p.shared + p.attention + p.mlp]);
 });
 
 test('experiment: strategies run in the simulator within their budgets, and the report is written', async () => {
@@ -51,7 +64,8 @@ test('experiment: strategies run in the simulator within their budgets, and the 
   const devft = results.find((r) => r.strategy === 'devft')!;
   assert.deepEqual(devft.rounds.map((x) => x.tasks.find((t) => t.tier === 'large')!.layersKept), [3, 6], 'DevFT grows from a 3-layer stage to the full depth');
   // Cumulative bytes and participation as the report tabulates them.
-  const f = strategyFigures([exclusive], 0);
+  const model = parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
+  const f = strategyFigures([exclusive], 0, model);
   assert.equal(f.reachedTarget, 1);
   assert.equal(f.tiers.find((t) => t.tier === 'small')!.participation, 0);
   assert.equal(f.cumulativeBytesByRound[1], exclusive.rounds.reduce((a, x) => a + x.bytesUp + x.bytesDown, 0));

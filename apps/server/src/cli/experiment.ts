@@ -1,7 +1,7 @@
 // npm run experiment -- <config.json>: runs the config's studies (strategies × seeds over one client
 // population) in the in-process simulator, writes the raw results as they arrive, then the report
 // (docs/results.md, plots). --report-only rebuilds the report from an existing raw file.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,7 +41,17 @@ await runCli(USAGE, async () => {
   let results: SimulationJobResult[];
   if (a['report-only']) {
     const files = readdirSync(resultsDir).filter((f) => f === `${config.name}.json` || (f.startsWith(`${config.name}.`) && f.endsWith('.json')));
-    results = files.flatMap((f) => (JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as { results: SimulationJobResult[] }).results);
+    // A cell run twice (in the full run and again with --study) counts once: the newest file's.
+    const byCell = new Map<string, { r: SimulationJobResult; mtime: number }>();
+    for (const f of files) {
+      const mtime = statSync(join(resultsDir, f)).mtimeMs;
+      for (const r of (JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as { results: SimulationJobResult[] }).results) {
+        const key = `${r.study}|${r.strategy}|${r.seed}`;
+        const had = byCell.get(key);
+        if (!had || had.mtime < mtime) byCell.set(key, { r, mtime });
+      }
+    }
+    results = [...byCell.values()].map((x) => x.r);
   } else {
     const jobs = gridJobs(config).filter((j) => !a.study || j.study.name === a.study);
     const parallel = a.jobs ? Number(a.jobs) : availableParallelism();

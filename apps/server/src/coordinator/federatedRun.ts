@@ -62,7 +62,7 @@ export interface FederatedRunDeps {
   evaluator: Evaluator;
   persistence: RunPersistence;
   /** Called before each round attempt's assignments (a strategy may change stage or re-align). */
-  beginRound: (round: number) => void;
+  beginRound: (round: number, budgets: readonly number[]) => void;
   planFor: (client: { clientId: string; budgetBytes: number }, rng: SeededRandom, global: LoraAdapter) => PlanChoice;
   aggregate: (global: LoraAdapter, updates: ClientUpdate[]) => LoraAdapter;
   /** Validates an uploaded adapter for a task (throws ProtocolError). */
@@ -80,6 +80,8 @@ export class FederatedRun {
   /** Set by shutdown(): the loop ends without touching the stored status, so a restart resumes. */
   private halted = false;
   private readonly shardOf = new Map<string, number>();
+  /** Tabs this run cannot use: their budget holds no task of its strategy (per run, not per coordinator). */
+  private readonly excluded = new Set<string>();
   readonly rounds: RoundSummary[] = [];
   baseAccuracy: number | undefined;
 
@@ -154,7 +156,7 @@ export class FederatedRun {
 
   /** Tabs that can take an assignment: idle, and not known to be too small for any plan. */
   private eligibleClients(): ConnectedClient[] {
-    return this.d.registry.idle().filter((c) => !c.lastError?.startsWith('budget'));
+    return this.d.registry.idle().filter((c) => !this.excluded.has(c.clientId));
   }
 
   private setStatus(st: RunStatus): void {
@@ -184,10 +186,12 @@ export class FederatedRun {
     const attemptNo = this.attempts++;
     // Seeded by the run settings, not the run id: the same settings sample the same plans.
     const rng = new SeededRandom(stableHash32(`${s.seed}:${round}:${attemptNo}`));
+    // Derived bases (DevFT stage, FedSODA sub-models for the waiting tabs' budgets) are built before
+    // the deadline starts, so the work does not eat into the tabs' training time.
+    this.d.beginRound(round, this.eligibleClients().map((c) => c.capabilities.budgetBytes));
     const deadline = Date.now() + s.deadlineMs;
     const attempt = new RoundAttempt(round, attemptNo, deadline);
     this.attempt = attempt;
-    this.d.beginRound(round);
     const chosen = rng.shuffle(this.eligibleClients()).slice(0, s.clientsPerRound);
     for (const c of chosen) this.assign(attempt, c, rng);
     attempt.arm();
@@ -217,7 +221,8 @@ export class FederatedRun {
     const s = this.d.settings;
     const choice = this.d.planFor({ clientId: c.clientId, budgetBytes: c.capabilities.budgetBytes }, rng, this.global);
     if ('error' in choice) {
-      c.lastError = `budget ${c.capabilities.budgetBytes} B is below the smallest plan${choice.minBytes ? ` (${choice.minBytes} B)` : ''}: ${choice.error}`;
+      this.excluded.add(c.clientId);
+      c.lastError = `budget ${c.capabilities.budgetBytes} B holds no task of this run${choice.minBytes ? ` (the smallest plan needs ${choice.minBytes} B)` : ''}: ${choice.error}`;
       this.d.log(`client ${c.clientId}: ${c.lastError}`);
       c.send('cancel', { runId: this.d.runId, round: attempt.round, taskId: 'none', reason: c.lastError });
       return;
@@ -232,7 +237,7 @@ export class FederatedRun {
       runId: this.d.runId, round: attempt.round, taskId, deadline: attempt.deadline,
       model: { id: m.id, configUrl: `${m.baseUrl}/config.json`, tokenizerUrl: `${m.baseUrl}/tokenizer.json`, parts: m.partsFor(choice.plan), weightFormat: choice.weightFormat ?? 'f32' },
       plan: choice.plan, lora: choice.lora,
-      train: { steps: s.localSteps, batch: s.batch, seqLen: s.seqLen, lr: s.lr, clipNorm: s.clipNorm },
+      train: { steps: s.localSteps, batch: s.batch, seqLen: s.seqLen, lr: s.lr, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows },
       data: batches
         ? { kind: 'batches', inputIds: bytesOf(batches.inputIds), targets: bytesOf(batches.targets), numSamples: batches.numSamples }
         : { kind: 'local' },
@@ -278,6 +283,8 @@ export class FederatedRun {
 
   acceptFailure(c: ConnectedClient, f: TrainingFailure): void {
     const t = this.findTask(c, f);
+    // A tab whose session did not fit its own budget is not given another task of this run.
+    if (f.code === 'budget') this.excluded.add(c.clientId);
     this.finishTask(c, t, 'failed', { reason: `${f.code}: ${f.message}` });
   }
 

@@ -18,7 +18,7 @@ export interface RunStrategyInput {
   weights: LlamaWeights;
   served: ServedModels;
   importance: readonly LayerImportance[];
-  /** Measured only for the strategies that need them. */
+  /** Measured only when a strategy (not the budget planner) runs; the public batches only for FedSODA. */
   layerSimilarity: () => number[][];
   publicBatches: () => TokenBatch[];
   maxUpdateBytes: number;
@@ -40,7 +40,7 @@ export function runStrategy(i: RunStrategyInput): RunStrategy {
       planFor: (client, rng, global) => {
         try {
           const c = planForBudget({
-            config: cfg, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, budgetBytes: client.budgetBytes,
+            config: cfg, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows, budgetBytes: client.budgetBytes,
             importance: i.importance, granularity: s.granularity, pick: s.layerPick, rng,
           });
           return { ...c, lora: s.lora, adapter: loraForPlan(global, c.plan), parts: i.parts };
@@ -55,14 +55,14 @@ export function runStrategy(i: RunStrategyInput): RunStrategy {
     };
   }
   const strategy: FederatedStrategy = createStrategy(s.strategy as StrategyName, {
-    config: cfg, weights: i.weights, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm,
+    config: cfg, weights: i.weights, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows,
     importance: i.importance, layerSimilarity: i.layerSimilarity(),
     publicBatches: s.strategy === 'fedsoda' ? i.publicBatches() : [], totalRounds: s.rounds, seed: s.seed,
   }, s.strategyOptions);
   let lastState = '';
   return {
-    beginRound: (round) => {
-      strategy.beginRound(round);
+    beginRound: (round, budgets) => {
+      strategy.beginRound(round, budgets);
       const state = strategy.describe();
       if (state !== lastState) i.log(`strategy ${s.strategy}, round ${round}: ${(lastState = state)}`);
     },

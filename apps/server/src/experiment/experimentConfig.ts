@@ -48,7 +48,10 @@ export const experimentConfigSchema = z.object({
   }),
   /** Memory tiers: `count` tabs with budget = fraction × the full model's predicted training peak. */
   tiers: z.array(z.object({ name: z.string(), fraction: z.number().positive(), count: z.number().int().min(1) })).min(1),
-  /** Public calibration data (brown-lm windows) for importance, CKA and FedSODA's alignment. */
+  /**
+   * Calibration batches of 8 rows: task training rows for layer importance and CKA (as the
+   * coordinator measures them), and public Brown text windows for FedSODA's distillation.
+   */
   calibrationBatches: z.number().int().min(1).default(4),
   strategyOptions: z.object({
     devftStages: z.number().int().min(1).optional(),

@@ -3,9 +3,9 @@
  * and spread over seeds), rounds and bytes to the target accuracy, bytes up and down, and the peak
  * memory per tier; then the issue's expectations, checked against the numbers, whatever they say.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { STRATEGY_DESCRIPTIONS, type StrategyName } from '@fedllm/core';
+import { parseHfConfig, STRATEGY_DESCRIPTIONS, type StrategyName } from '@fedllm/core';
 import type { ExperimentConfig } from './experimentConfig';
 import { strategyFigures, type Spread, type StrategyFigures } from './experimentSummary';
 import type { SimulationJobResult } from './simulationJob';
@@ -31,8 +31,9 @@ export function writeExperimentReport(config: ExperimentConfig, results: readonl
   const written: string[] = [];
   const md: string[] = [];
   const full = results[0]?.fullPeakBytes ?? NaN;
+  const model = parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
   md.push(`# Experiment report: ${config.name}`, '');
-  md.push(`Produced on this project's development machine (2 CPU cores, no GPU) by \`${o.command}\`; raw results: \`${relative(o.outDir, o.rawPath)}\`.`, '');
+  md.push(`Produced on this project's development machine (2 CPU cores; WebGPU through Chromium's SwiftShader software adapter) by \`${o.command}\`; raw results: \`${relative(o.outDir, o.rawPath)}\`.`, '');
   md.push('## Setup', '');
   md.push(`- Model \`${config.model}\`; ${config.rounds} rounds; every tab trains ${config.localSteps} local steps of ${config.batch} × ${config.seqLen} tokens per round (AdamW lr ${config.lr}, clip ${config.clipNorm}); LoRA rank ${config.lora.rank}, alpha ${config.lora.alpha} on ${config.lora.targets.join(', ')}; logits in chunks of ${config.logitsChunkRows ?? 'all'} rows.`);
   md.push(`- Full-model training peak (predicted, the budget unit): **${mib(full)} MiB**. Tabs: ${config.tiers.map((t) => `${t.count} × ${t.name} (${pct(t.fraction)}% = ${mib(Math.floor(t.fraction * full))} MiB)`).join(', ')}; every tab takes part in every round it can.`);
@@ -44,13 +45,13 @@ export function writeExperimentReport(config: ExperimentConfig, results: readonl
     if (rs.length === 0) continue;
     const figs = study.strategies.flatMap((s) => {
       const mine = rs.filter((r) => r.strategy === s);
-      return mine.length ? [strategyFigures(mine, study.targetAccuracy)] : [];
+      return mine.length ? [strategyFigures(mine, study.targetAccuracy, model)] : [];
     });
     md.push(`## Study: ${study.name}`, '');
     const base = rs[0].base;
     md.push(`Local training engine: **${study.engine === 'webgpu' ? 'WebGPU (the real training worker and WGSL kernels in headless Chromium; each assignment\'s peak measured by its ledger)' : 'CPU reference engine'}**${study.stopAfter ? `; the first ${study.stopAfter} of the ${config.rounds} scheduled rounds` : ''}.`, '');
     md.push(`Task \`${study.task}\`, partition ${study.partition.kind === 'dirichlet' ? `Dirichlet α = ${study.partition.alpha} over labels` : study.partition.kind === 'natural' ? 'natural (whole classes per tab)' : 'IID'}; seeds ${study.seeds.join(', ')}; ${study.evalExamples} held-out examples; base model accuracy ${base.accuracy.toFixed(3)} (majority class ${base.majorityBaseline.toFixed(3)}), eval loss ${base.evalLoss.toFixed(3)}; target accuracy ${study.targetAccuracy}.`, '');
-    md.push('| strategy | final accuracy mean ± sd (min–max) | final eval loss | best accuracy | rounds to target (reached) | adapter bytes up / down | to target | base weights down | train s |');
+    md.push('| strategy | final accuracy mean ± sd (min–max) | final eval loss | best accuracy | rounds to target (reached) | adapter bytes up / down | adapter bytes to target | base-weight parts downloaded | train s |');
     md.push('|---|---|---|---|---|---|---|---|---|');
     for (const f of figs) {
       md.push(`| ${f.strategy} | ${acc(f.finalAccuracy)} | ${f.finalEvalLoss.mean.toFixed(3)} | ${f.bestAccuracy.mean.toFixed(3)} | ${f.reachedTarget ? f.roundsToTarget.mean.toFixed(1) : '–'} (${f.reachedTarget}/${f.seeds.length}) | ${kb(f.bytesUp.mean)} / ${kb(f.bytesDown.mean)} | ${f.reachedTarget ? kb(f.bytesToTarget.mean) : '–'} | ${kb(f.weightBytesDown.mean)} | ${f.trainSeconds.mean.toFixed(0)} |`);
@@ -131,7 +132,8 @@ function expectations(figs: readonly StrategyFigures[], full: number, target: nu
   const by = (s: string) => figs.find((f) => f.strategy === s);
   const out = ['### Expectations vs. what we measured', ''];
   const yes = (b: boolean) => (b ? '**yes**' : '**no**');
-  const small = figs.map((f) => ({ s: f.strategy, t: f.tiers[0] })).filter((x) => x.t.maxEstimateBytes !== undefined);
+  const smallest = (f: StrategyFigures) => [...f.tiers].sort((a, b) => a.budgetBytes - b.budgetBytes)[0];
+  const small = figs.map((f) => ({ s: f.strategy, t: smallest(f) })).filter((x) => x.t.maxEstimateBytes !== undefined);
   if (small.length) {
     out.push(`- Small tier at ≤ 25% of the full-model peak: ${small.map((x) => `${x.s} ${pct(x.t.maxEstimateBytes! / full)}%`).join(', ')} → ${yes(small.some((x) => x.t.maxEstimateBytes! / full <= 0.25))} for ${small.filter((x) => x.t.maxEstimateBytes! / full <= 0.25).map((x) => x.s).join(', ') || 'none'}.`);
   }
@@ -151,11 +153,14 @@ function expectations(figs: readonly StrategyFigures[], full: number, target: nu
   for (const ref of ['exclusive', 'unlimited']) {
     const r = by(ref);
     if (!devft || !r) continue;
-    if (devft.reachedTarget && r.reachedTarget) {
-      const ratio = r.bytesToTarget.mean / devft.bytesToTarget.mean;
-      out.push(`- DevFT reaches accuracy ${target} in ≥ 2× fewer adapter bytes than full-depth FedAvg-LoRA (${ref}): ${kb(devft.bytesToTarget.mean)} vs ${kb(r.bytesToTarget.mean)} (${ratio.toFixed(2)}×) → ${yes(ratio >= 2)}.`);
+    // Paired by seed: only seeds where both reached the target are compared.
+    const seeds = Object.keys(devft.bytesToTargetBySeed).map(Number).filter((s) => s in r.bytesToTargetBySeed);
+    if (seeds.length) {
+      const ratios = seeds.map((s) => r.bytesToTargetBySeed[s] / devft.bytesToTargetBySeed[s]);
+      const ratio = ratios.reduce((a, b) => a + b, 0) / ratios.length;
+      out.push(`- DevFT reaches accuracy ${target} in ≥ 2× fewer adapter bytes than full-depth FedAvg-LoRA (${ref}): per seed ${seeds.map((s, i) => `seed ${s}: ${kb(devft.bytesToTargetBySeed[s])} vs ${kb(r.bytesToTargetBySeed[s])} (${ratios[i].toFixed(2)}×)`).join('; ')} → ${yes(ratio >= 2)} (mean ${ratio.toFixed(2)}×).`);
     } else {
-      out.push(`- DevFT vs full-depth FedAvg-LoRA (${ref}) bytes to accuracy ${target}: not comparable, the target was reached by DevFT in ${devft.reachedTarget}/${devft.seeds.length} and by ${ref} in ${r.reachedTarget}/${r.seeds.length} seeds. Total adapter bytes: DevFT ${kb(devft.bytesUp.mean + devft.bytesDown.mean)}, ${ref} ${kb(r.bytesUp.mean + r.bytesDown.mean)}.`);
+      out.push(`- DevFT vs full-depth FedAvg-LoRA (${ref}) bytes to accuracy ${target}: not comparable, no seed where both reached it (DevFT ${devft.reachedTarget}/${devft.seeds.length}, ${ref} ${r.reachedTarget}/${r.seeds.length} seeds). Total adapter bytes: DevFT ${kb(devft.bytesUp.mean + devft.bytesDown.mean)}, ${ref} ${kb(r.bytesUp.mean + r.bytesDown.mean)}.`);
     }
   }
   return out;

@@ -32,11 +32,10 @@ export interface SimTaskRecord {
   modelKey?: string;
   weightFormat?: string;
   estimateBytes?: number;
-  /** Bytes of frozen weights the tab holds for the plan (downloaded once per served model). */
+  /** Bytes of frozen weights the tab holds on the GPU for the plan (quantized or not). */
   weightBytes?: number;
   adapterBytesDown?: number;
   adapterBytesUp?: number;
-  weightBytesDown?: number;
   finalLoss?: number;
   /** The WebGPU ledger's peak (engine "webgpu" only). */
   peakBytes?: number;
@@ -49,7 +48,6 @@ export interface SimRound {
   participants: number;
   bytesUp: number;
   bytesDown: number;
-  weightBytesDown: number;
   trainSeconds: number;
   strategyState: string;
   tasks: SimTaskRecord[];
@@ -86,6 +84,8 @@ export interface LocalTrainingSettings {
   lr: number;
   clipNorm: number;
   logitsChunkRows?: number;
+  /** The unlimited upper bound's tasks exceed their budgets by design: not enforced for it alone. */
+  enforceBudget: boolean;
 }
 
 /** The CPU reference engine as the local trainer (models cached per served model). */
@@ -127,7 +127,6 @@ function trainable(a: LoraAdapter): LoraAdapter<ParamTensor> {
 
 export async function runSimulation(i: SimulationInput): Promise<SimRound[]> {
   const trainLocal = i.trainLocal ?? cpuLocalTrainer();
-  const holds = new Map<string, string>(); // clientId -> served model key it has downloaded
   const out: SimRound[] = [];
   for (let round = 0; round < i.rounds; round++) {
     const t0 = performance.now();
@@ -144,19 +143,18 @@ export async function runSimulation(i: SimulationInput): Promise<SimRound[]> {
       const batches = i.data.batches(c.shard, round, i.localSteps, i.batch, i.seqLen);
       const { adapter: trained, finalLoss: loss, peakBytes } = await trainLocal(a, batches, {
         steps: i.localSteps, batch: i.batch, seqLen: i.seqLen, lr: i.lr, clipNorm: i.clipNorm, logitsChunkRows: i.logitsChunkRows,
+        enforceBudget: i.strategy.name !== 'unlimited',
       });
       const est = estimateLoraSessionBytes({
         config: a.model.config, plan: a.plan, lora: a.adapter.config, batch: i.batch, seqLen: i.seqLen, clipNorm: i.clipNorm,
         logitsChunkRows: i.logitsChunkRows, weightFormat: a.model.weightFormat,
       });
-      const weightDown = holds.get(c.clientId) === a.model.key ? 0 : est.byKind.weights;
-      holds.set(c.clientId, a.model.key);
       updates.push({ task: a, adapter: trained, numSamples: batches.numSamples });
       tasks.push({
         clientId: c.clientId, tier: c.tier, budgetBytes: c.budgetBytes, plan: describePlan(a.plan), layersKept: a.plan.layers.length,
         rank: a.adapter.config.rank, modelKey: a.model.key, weightFormat: a.model.weightFormat, estimateBytes: a.estimateBytes,
         weightBytes: est.byKind.weights, adapterBytesDown: adapterBytes(a.adapter), adapterBytesUp: adapterBytes(trained),
-        weightBytesDown: weightDown, finalLoss: loss, peakBytes,
+        finalLoss: loss, peakBytes,
       });
     }
     i.strategy.aggregate(updates);
@@ -165,7 +163,7 @@ export async function runSimulation(i: SimulationInput): Promise<SimRound[]> {
     const r: SimRound = {
       round, accuracy: ev.accuracy, evalLoss: ev.evalLoss, participants: updates.length,
       bytesUp: tasks.reduce((s, t) => s + (t.adapterBytesUp ?? 0), 0), bytesDown: tasks.reduce((s, t) => s + (t.adapterBytesDown ?? 0), 0),
-      weightBytesDown: tasks.reduce((s, t) => s + (t.weightBytesDown ?? 0), 0), trainSeconds, strategyState: i.strategy.describe(), tasks,
+      trainSeconds, strategyState: i.strategy.describe(), tasks,
     };
     out.push(r);
     i.log?.(`round ${round}: accuracy ${ev.accuracy.toFixed(3)} eval loss ${ev.evalLoss.toFixed(4)}; ${tasks.map((t) => `${t.tier}:${t.excluded ? 'excluded' : t.plan}`).join(' ')} (${trainSeconds.toFixed(1)} s)`);

@@ -15,7 +15,7 @@ import type { LocalTrainer } from './federatedSimulator';
 
 const b64 = (u: Uint8Array | Int32Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
 
-/** Budgets of the unlimited upper bound are not enforced (the strategy ignores them by design). */
+/** The ledger limit for the unlimited upper bound's tasks (their budgets are ignored by design). */
 const UNLIMITED = 2 ** 31;
 
 function trainerFor(page: Page): LocalTrainer {
@@ -38,7 +38,7 @@ function trainerFor(page: Page): LocalTrainer {
       baseTensorsB64: b64(serializeSafetensors(base)), loraB64: b64(serializeSafetensors(loraToPeftTensors(a.adapter))),
       batch: s.batch, seqLen: s.seqLen, inputIdsB64: b64(batches.inputIds), targetsB64: b64(batches.targets),
       steps: s.steps, lr: s.lr, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows,
-      budgetBytes: a.estimateBytes > a.budgetBytes ? UNLIMITED : a.budgetBytes,
+      budgetBytes: s.enforceBudget ? a.budgetBytes : UNLIMITED,
     };
     const r = await page.evaluate((x) => (globalThis as unknown as { trainTask: (q: unknown) => Promise<ExperimentTrainResult> }).trainTask(x), req);
     const tensors = parseSafetensors(new Uint8Array(Buffer.from(r.loraB64, 'base64')));

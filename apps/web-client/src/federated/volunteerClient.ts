@@ -186,7 +186,7 @@ export class VolunteerClient {
       result = await this.o.worker.train({
         config, plan: a.plan, baseTensors: base, lora, loraConfig: a.lora, weightFormat: a.model.weightFormat,
         batches: { batch: a.train.batch, seqLen: a.train.seqLen, inputIds: batches.inputIds, targets: batches.targets },
-        steps: a.train.steps, lr: a.train.lr, clipNorm: a.train.clipNorm, budgetBytes: a.budgetBytes, jobId: a.taskId,
+        steps: a.train.steps, lr: a.train.lr, clipNorm: a.train.clipNorm, logitsChunkRows: a.train.logitsChunkRows, budgetBytes: a.budgetBytes, jobId: a.taskId,
       });
     } catch (e) {
       const err = e as Error;

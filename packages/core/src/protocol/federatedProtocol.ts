@@ -119,6 +119,8 @@ export const assignmentSchema = z.object({
     seqLen: z.number().int().min(2).max(1 << 16),
     lr: z.number().finite().positive(),
     clipNorm: z.number().finite().positive().optional(),
+    /** LM head and loss over this many token rows at a time (the plan was sized with it). */
+    logitsChunkRows: z.number().int().positive().optional(),
   }),
   /** Assigned token batches (steps × batch × seqLen int32, little-endian), or none for local-data tabs. */
   data: z.discriminatedUnion('kind', [

@@ -37,6 +37,12 @@ export const runSettingsSchema = z.object({
   localSteps: z.number().int().min(1).max(10_000).default(20),
   batch: z.number().int().min(1).max(256).default(8),
   seqLen: z.number().int().min(8).max(4096).default(64),
+  /**
+   * Tabs run the LM head and loss over this many token rows at a time (a multiple of 64, the usual
+   * storage-offset alignment / 4): less memory for the logits, so small budgets hold more layers.
+   * Plans are sized with it. Default: all batch × seqLen rows at once.
+   */
+  logitsChunkRows: z.number().int().min(64).max(1 << 20).multipleOf(64).optional(),
   partition: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('iid') }),
     z.object({ kind: z.literal('dirichlet'), alpha: z.number().positive().max(1000) }),
@@ -73,6 +79,8 @@ export function parseRunSettings(value: unknown): RunSettings {
   const r = runSettingsSchema.safeParse(value ?? {});
   if (r.success) {
     const s = r.data;
+    // The upper bound assigns the full model whatever a tab's budget: tabs below it would fail.
+    if (s.strategy === 'unlimited') throw new ProtocolError('bad-settings', 'strategy "unlimited" is the experiment simulator\'s upper bound (the full model whatever the budget); a coordinator run cannot use it', 'strategy');
     if (s.minClients > s.clientsPerRound) throw new ProtocolError('bad-settings', `minClients (${s.minClients}) exceeds clientsPerRound (${s.clientsPerRound})`, 'minClients');
     return s;
   }

@@ -82,7 +82,12 @@ export class DevftStrategy implements FederatedStrategy {
     return this.global;
   }
 
-  /** Exact: the stage LoRA is rebuilt from the global one, whose group members all hold copies of it. */
+  /**
+   * The stage LoRA is rebuilt from the global adapter (whose group members all hold copies of it),
+   * but the stage's grouping is recomputed from the restored adapter, which already carries the
+   * stage's training: after a restart mid-stage the groups, and so the fused stage model, may differ
+   * from those before it. (Persisting the groups with each round would make the restore exact.)
+   */
   restore(global: LoraAdapter): void {
     this.global = global;
     this.stage = -1;

@@ -96,8 +96,11 @@ export interface StrategyUpdate {
 
 export interface FederatedStrategy {
   readonly name: StrategyName;
-  /** Before a round's assignments: DevFT may enter a new stage, FedSODA builds aligned sub-models. */
-  beginRound(round: number): void;
+  /**
+   * Before a round's assignments: DevFT may enter a new stage, FedSODA builds the aligned sub-models
+   * of the given budgets (else lazily, at the first assignment that needs one).
+   */
+  beginRound(round: number, budgets?: readonly number[]): void;
   assign(client: { clientId: string; budgetBytes: number }, rng: SeededRandom): StrategyAssignment;
   /** Folds a round's updates into the global adapter (no updates: unchanged). */
   aggregate(updates: readonly StrategyUpdate[]): void;

@@ -52,7 +52,7 @@ export class FedsodaStrategy implements FederatedStrategy {
     this.shape = { config: env.config, lora: env.lora, batch: env.batch, seqLen: env.seqLen, clipNorm: env.clipNorm, logitsChunkRows: env.logitsChunkRows, weightFormat: opts.fedsodaFormat };
   }
 
-  beginRound(round: number): void {
+  beginRound(round: number, budgets: readonly number[] = []): void {
     this.round = round;
     const every = this.opts.fedsodaRealignEvery;
     const epoch = every > 0 ? Math.floor(round / every) : 0;
@@ -60,6 +60,10 @@ export class FedsodaStrategy implements FederatedStrategy {
     if (epoch !== this.epoch) {
       this.epoch = epoch;
       this.subModels.clear();
+    }
+    for (const b of budgets) {
+      const k = maxLayersForBudget(this.shape, b);
+      if (k > 0) this.subModel(k);
     }
   }
 

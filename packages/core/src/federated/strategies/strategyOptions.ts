@@ -11,7 +11,10 @@ export interface StrategyOptions {
   /** FedSODA: distillation steps per alignment and their learning rate. */
   fedsodaAlignSteps: number;
   fedsodaAlignLr: number;
-  /** FedSODA: re-align every this many rounds with the current global adapter (0: only before round 0). */
+  /**
+   * FedSODA: re-align every this many rounds with the current global adapter (0: never again; a
+   * tier first seen after round 0 is aligned when first needed, with the adapter of that round).
+   */
   fedsodaRealignEvery: number;
 }
 
