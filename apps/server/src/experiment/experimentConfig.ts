@@ -27,7 +27,9 @@ const studySchema = z.object({
    * worker in headless Chromium (slow on SwiftShader; it measures every assignment's peak).
    */
   engine: z.enum(['cpu', 'webgpu']).default('cpu'),
-  /** Run only the first N rounds of the schedule (the strategies still plan for `rounds`). */
+  /** This study's number of rounds (default: the config's). */
+  rounds: z.number().int().min(1).optional(),
+  /** Run only the first N rounds of the schedule (the strategies still plan for all of them). */
   stopAfter: z.number().int().min(1).optional(),
 });
 

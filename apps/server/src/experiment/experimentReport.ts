@@ -49,7 +49,7 @@ export function writeExperimentReport(config: ExperimentConfig, results: readonl
     });
     md.push(`## Study: ${study.name}`, '');
     const base = rs[0].base;
-    md.push(`Local training engine: **${study.engine === 'webgpu' ? 'WebGPU (the real training worker and WGSL kernels in headless Chromium; each assignment\'s peak measured by its ledger)' : 'CPU reference engine'}**${study.stopAfter ? `; the first ${study.stopAfter} of the ${config.rounds} scheduled rounds` : ''}.`, '');
+    md.push(`Local training engine: **${study.engine === 'webgpu' ? 'WebGPU (the real training worker and WGSL kernels in headless Chromium; each assignment\'s peak measured by its ledger)' : 'CPU reference engine'}**${study.rounds ? `; ${study.rounds} rounds` : ''}${study.stopAfter ? `; the first ${study.stopAfter} of the ${study.rounds ?? config.rounds} scheduled rounds` : ''}.`, '');
     md.push(`Task \`${study.task}\`, partition ${study.partition.kind === 'dirichlet' ? `Dirichlet α = ${study.partition.alpha} over labels` : study.partition.kind === 'natural' ? 'natural (whole classes per tab)' : 'IID'}; seeds ${study.seeds.join(', ')}; ${study.evalExamples} held-out examples; base model accuracy ${base.accuracy.toFixed(3)} (majority class ${base.majorityBaseline.toFixed(3)}), eval loss ${base.evalLoss.toFixed(3)}; target accuracy ${study.targetAccuracy}.`, '');
     md.push('| strategy | final accuracy mean ± sd (min–max) | final eval loss | best accuracy | rounds to target (reached) | adapter bytes up / down | adapter bytes to target | base-weight parts downloaded | train s |');
     md.push('|---|---|---|---|---|---|---|---|---|');
