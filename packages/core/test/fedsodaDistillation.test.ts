@@ -4,34 +4,11 @@ import { LlamaModel, type RunOptions, type TokenBatch } from '../src/engine/llam
 import { initLlamaWeights } from '../src/engine/initWeights';
 import { createLoraAdapter } from '../src/engine/lora';
 import { loraAsFloat64, weightsAsFloat64 } from '../src/engine/precision';
-import { listModelParams, zeroGradsLike, type NamedParam } from '../src/engine/gradBuffers';
+import { listModelParams, zeroGradsLike } from '../src/engine/gradBuffers';
 import { fullPlan, planKeepingLayers, type SubmodelPlan } from '../src/engine/submodelPlan';
 import { alignSubmodel } from '../src/federated/fedsoda/distillationAlignment';
+import { checkParams } from './fixtures/finiteDifference';
 import { randomBatch, rngFrom, tinyConfig } from './fixtures/tinyModel';
-
-/** Central differences on a sample of entries of each param (float64; as gradientCheck.test.ts). */
-function checkParams(params: NamedParam[], grads: NamedParam[], f: () => number, samples = 4, seed = 1): number {
-  const rng = rngFrom(seed);
-  const h = 1e-5;
-  let checked = 0;
-  for (let pi = 0; pi < params.length; pi++) {
-    const p = params[pi].tensor.data, g = grads[pi].tensor.data;
-    let gmax = 0;
-    for (let j = 0; j < g.length; j++) gmax = Math.max(gmax, Math.abs(g[j]));
-    for (let s = 0; s < Math.min(samples, p.length); s++) {
-      const j = Math.floor(rng.next() * p.length);
-      const orig = p[j];
-      p[j] = orig + h; const lp = f();
-      p[j] = orig - h; const lm = f();
-      p[j] = orig;
-      const num = (lp - lm) / (2 * h);
-      const err = Math.abs(num - g[j]) / Math.max(1e-6, gmax, Math.abs(num));
-      assert.ok(err < 1e-5, `${params[pi].name}[${j}]: analytic ${g[j]} vs numeric ${num} (rel err ${err.toExponential(2)})`);
-      checked++;
-    }
-  }
-  return checked;
-}
 
 const SKIP_MIDDLE: SubmodelPlan = planKeepingLayers([0, 2]);
 const SUB_BLOCKS: SubmodelPlan = { layers: [{ index: 0, attention: true, mlp: false }, { index: 2, attention: true, mlp: true }] };
@@ -59,7 +36,7 @@ for (const [name, plan, tau, withLora] of [
     const active = (n: string) => !/layers\.1\.|layers\.0\.(postNorm|gate|up|down)/.test(n) || (plan === SKIP_MIDDLE && /layers\.0\./.test(n));
     const params = listModelParams(w).filter((p) => active(p.name));
     const gradList = listModelParams(grads).filter((p) => active(p.name));
-    assert.ok(checkParams(params, gradList, meanLoss) > 40);
+    assert.ok(checkParams(params, gradList, meanLoss, 4).checked > 40);
     for (const p of listModelParams(grads)) if (!active(p.name)) assert.ok(p.tensor.data.every((x) => x === 0), p.name);
   });
 }

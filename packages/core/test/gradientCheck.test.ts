@@ -4,45 +4,16 @@ import { LlamaModel, type RunOptions } from '../src/engine/llamaModel';
 import { initLlamaWeights } from '../src/engine/initWeights';
 import { createLoraAdapter, LORA_TARGETS, type LoraTarget } from '../src/engine/lora';
 import { weightsAsFloat64, loraAsFloat64 } from '../src/engine/precision';
-import { zeroGradsLike, zeroLoraGradsLike, listLoraParams, listModelParams, type NamedParam } from '../src/engine/gradBuffers';
+import { zeroGradsLike, zeroLoraGradsLike, listLoraParams, listModelParams } from '../src/engine/gradBuffers';
 import type { SubmodelPlan } from '../src/engine/submodelPlan';
 import type { ModelConfig } from '../src/model/modelConfig';
+import { checkParams } from './fixtures/finiteDifference';
 import { randomBatch, rngFrom, tinyConfig } from './fixtures/tinyModel';
 
 /** Mean loss of the batch, recomputed from scratch (the finite-difference oracle). */
 function meanLoss(model: LlamaModel, batch: ReturnType<typeof randomBatch>, opts: RunOptions): number {
   const r = model.loss(batch, opts);
   return r.lossSum / r.count;
-}
-
-/**
- * Compares analytic gradients with central differences on a sample of entries of every
- * parameter. Float64 throughout, so a correct backward agrees to ~1e-7 relative.
- */
-function checkParams(
-  params: NamedParam[], grads: NamedParam[], f: () => number, samplesPerTensor = 5, seed = 1,
-): { checked: number; worst: number } {
-  const rng = rngFrom(seed);
-  const h = 1e-5;
-  let checked = 0, worst = 0;
-  for (let pi = 0; pi < params.length; pi++) {
-    const p = params[pi].tensor.data, g = grads[pi].tensor.data;
-    let gmax = 0;
-    for (let j = 0; j < g.length; j++) gmax = Math.max(gmax, Math.abs(g[j]));
-    for (let s = 0; s < Math.min(samplesPerTensor, p.length); s++) {
-      const j = Math.floor(rng.next() * p.length);
-      const orig = p[j];
-      p[j] = orig + h; const lp = f();
-      p[j] = orig - h; const lm = f();
-      p[j] = orig;
-      const num = (lp - lm) / (2 * h);
-      const err = Math.abs(num - g[j]) / Math.max(1e-6, gmax, Math.abs(num));
-      worst = Math.max(worst, err);
-      assert.ok(err < 1e-5, `${params[pi].name}[${j}]: analytic ${g[j]} vs numeric ${num} (rel err ${err.toExponential(2)})`);
-      checked++;
-    }
-  }
-  return { checked, worst };
 }
 
 const PLANS: Record<string, SubmodelPlan | undefined> = {
