@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import {
   ADMIN_NAMESPACE, assignmentSchema, fakeQuantizeWeights, parseHfConfig, parseRunSettings, parseSafetensors, planKeepingLayers, PROTOCOL_VERSION,
-  taskPeakBytes, VOLUNTEER_NAMESPACE, weightsFromHfTensors, type Ack, type Tensor,
+  planPeakBytes, VOLUNTEER_NAMESPACE, weightsFromHfTensors, type Ack, type Tensor,
 } from '@fedllm/core';
 import { loadModelDir } from '@fedllm/core/node';
 import { Coordinator } from '../src/coordinator/coordinator';
@@ -99,8 +99,8 @@ test('FedSODA through the coordinator: an int4 tab gets the aligned sub-model of
   // A budget that holds 3 int4 layers at this shape (and not 4).
   const s = parseRunSettings(settings);
   const shape = { config: cfg, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, weightFormat: 'int4' as const };
-  const budget = taskPeakBytes(shape, planKeepingLayers([0, 1, 2]));
-  assert.ok(taskPeakBytes(shape, planKeepingLayers([0, 1, 2, 3])) > budget);
+  const budget = planPeakBytes(shape, planKeepingLayers([0, 1, 2]));
+  assert.ok(planPeakBytes(shape, planKeepingLayers([0, 1, 2, 3])) > budget);
 
   const tab = io(`${coordinator.url}${VOLUNTEER_NAMESPACE}`, { transports: ['websocket'], reconnection: false });
   sockets.push(tab);

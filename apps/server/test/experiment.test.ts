@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseExperimentConfig } from '../src/experiment/experimentConfig';
+import { experimentModelConfig, parseExperimentConfig } from '../src/experiment/experimentConfig';
 import { memoryCheckCases } from '../src/experiment/memoryCheck';
 import { modelPartBytes, roundsToReach, spread, strategyFigures, weightDownloadsByRound } from '../src/experiment/experimentSummary';
-import { parseHfConfig, tensor } from '@fedllm/core';
+import { tensor } from '@fedllm/core';
 import { writeExperimentReport } from '../src/experiment/experimentReport';
 import { runSimulationJob, type SimulationJobResult } from '../src/experiment/simulationJob';
 import { withWebgpuTrainer } from '../src/experiment/webgpuLocalTrainer';
@@ -30,7 +30,7 @@ test('summary figures: spread and rounds to reach a target', () => {
 });
 
 test('weight downloads: a tab pays for the parts it does not hold yet, per served model', () => {
-  const model = parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
+  const model = experimentModelConfig(config);
   const p = modelPartBytes(model);
   // The part sizes are those of the real tensors (embedding tied: one V×H table plus the final norm).
   assert.equal(p.shared, 4 * (model.vocabSize * model.hiddenSize + model.hiddenSize));
@@ -64,7 +64,7 @@ test('experiment: strategies run in the simulator within their budgets, and the 
   const devft = results.find((r) => r.strategy === 'devft')!;
   assert.deepEqual(devft.rounds.map((x) => x.tasks.find((t) => t.tier === 'large')!.layersKept), [3, 6], 'DevFT grows from a 3-layer stage to the full depth');
   // Cumulative bytes and participation as the report tabulates them.
-  const model = parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
+  const model = experimentModelConfig(config);
   const f = strategyFigures([exclusive], 0, model);
   assert.equal(f.reachedTarget, 1);
   assert.equal(f.tiers.find((t) => t.tier === 'small')!.participation, 0);

@@ -71,7 +71,6 @@ export * from './federated/devft/differentialFusion';
 export * from './federated/devft/loraTransfer';
 export * from './federated/strategies/federatedStrategy';
 export * from './federated/strategies/strategyOptions';
-export * from './federated/strategies/strategyMemory';
 export * from './federated/strategies/contiguousLayerGroups';
 export * from './federated/strategies/layerSimilarity';
 export * from './federated/strategies/depthPlans';

@@ -6,14 +6,13 @@ import { LlamaModel } from '../src/engine/llamaModel';
 import { LORA_TARGETS, loraScale, type LoraAdapter } from '../src/engine/lora';
 import { fullPlan, planKeepingLayers, validatePlan } from '../src/engine/submodelPlan';
 import { layerLossOnSkip } from '../src/federated/layerImportance';
-import { dispatchReserveBytes } from '../src/federated/submodelPlanner';
 import { estimateLoraSessionBytes } from '../src/memory/loraSessionLayout';
 import { planKeepsTarget } from '../src/model/peftAdapter';
 import { createStrategy } from '../src/federated/strategies/createStrategy';
 import { contiguousLayerGroups } from '../src/federated/strategies/contiguousLayerGroups';
 import { isExcluded, STRATEGY_NAMES, type ClientTask, type StrategyEnv, type StrategyUpdate } from '../src/federated/strategies/federatedStrategy';
 import { layerOutputCka } from '../src/federated/strategies/layerSimilarity';
-import { maxLayersForBudget, taskPeakBytes } from '../src/federated/strategies/strategyMemory';
+import { dispatchReserveBytes, maxLayersForBudget, planPeakBytes } from '../src/federated/submodelPlanner';
 import { randomBatch, rngFrom, tinyConfig } from './fixtures/tinyModel';
 
 const cfg = tinyConfig({ numLayers: 6, hiddenSize: 16, intermediateSize: 24, vocabSize: 40, numHeads: 2, numKvHeads: 1, headDim: 8 });
@@ -25,7 +24,7 @@ const env: StrategyEnv = {
   importance: layerLossOnSkip(model, calib), layerSimilarity: layerOutputCka(model, calib), publicBatches: calib, totalRounds: 8, seed: 5,
 };
 const shape = { config: cfg, lora: env.lora, batch: env.batch, seqLen: env.seqLen, clipNorm: env.clipNorm };
-const full = taskPeakBytes(shape, fullPlan(cfg));
+const full = planPeakBytes(shape, fullPlan(cfg));
 const budgets = [0.2, 0.3, 0.45, 0.6, 0.8, 1, 1.5].map((f) => Math.floor(f * full));
 
 /** A pretend local training: B gets a deterministic nudge so aggregation has something to average. */
@@ -89,7 +88,7 @@ test('strategies: bigger budgets never get fewer layers; exclusive admits only f
 
 test('FedPruner: one layer per CKA group, importance-weighted, and every layer is trained over the rounds', () => {
   const s = createStrategy('fedpruner', env);
-  const budget = taskPeakBytes(shape, planKeepingLayers([0, 1, 2])); // 3 groups
+  const budget = planPeakBytes(shape, planKeepingLayers([0, 1, 2])); // 3 groups
   const groups = contiguousLayerGroups(env.layerSimilarity, 3);
   const counts = new Array(cfg.numLayers).fill(0);
   const rng = new SeededRandom(11);
@@ -111,7 +110,7 @@ test('FedPruner: one layer per CKA group, importance-weighted, and every layer i
 });
 
 test('FedPruner+: keeps sub-blocks where whole layers do not fit', () => {
-  const oneLayer = taskPeakBytes(shape, planKeepingLayers([0]));
+  const oneLayer = planPeakBytes(shape, planKeepingLayers([0]));
   const s = createStrategy('fedpruner-plus', env);
   const a = s.assign({ clientId: 'x', budgetBytes: oneLayer - 1 }, new SeededRandom(2));
   assert.ok(!isExcluded(a), 'a single sub-block fits below one whole layer');
@@ -144,13 +143,13 @@ test('DevFT: stages of growing depth; the stage LoRA is transferred to every mem
 test('FedSODA: the tab holds a quantized, distillation-aligned sub-model of the most important layer per group', () => {
   const s = createStrategy('fedsoda', env, { fedsodaFormat: 'int4', fedsodaAlignSteps: 3 });
   s.beginRound(0);
-  const budget = taskPeakBytes({ ...shape, weightFormat: 'int4' }, planKeepingLayers([0, 1]));
+  const budget = planPeakBytes({ ...shape, weightFormat: 'int4' }, planKeepingLayers([0, 1]));
   const a = s.assign({ clientId: 'x', budgetBytes: budget }, new SeededRandom(1));
   assert.ok(!isExcluded(a));
   assert.equal(a.model.weightFormat, 'int4');
   const groups = contiguousLayerGroups(env.layerSimilarity, 2);
   assert.deepEqual(a.plan.layers.map((l) => l.index), groups.map((g) => g.reduce((b, i) => (env.importance[i].layer > env.importance[b].layer ? i : b), g[0])));
-  assert.ok(a.estimateBytes < taskPeakBytes(shape, a.plan), 'int4 weights cost less than f32');
+  assert.ok(a.estimateBytes < planPeakBytes(shape, a.plan), 'int4 weights cost less than f32');
   for (const l of a.plan.layers) {
     const w = a.model.weights.layers[l.index]!.qProj.data, w0 = weights.layers[l.index]!.qProj.data;
     assert.ok(w.some((v, i) => v !== w0[i]), 'kept layers are aligned and quantized, not the base');
@@ -166,7 +165,7 @@ test('FedSODA: the tab holds a quantized, distillation-aligned sub-model of the 
 test('FlexLoRA: rank from the budget, same α/r scale, and the global product is the exact mean of the clients\' products', () => {
   const s = createStrategy('flexlora', env);
   s.beginRound(0);
-  const r1 = taskPeakBytes({ ...shape, lora: { ...env.lora, rank: 1 } }, fullPlan(cfg));
+  const r1 = planPeakBytes({ ...shape, lora: { ...env.lora, rank: 1 } }, fullPlan(cfg));
   const a = s.assign({ clientId: 'big', budgetBytes: full }, new SeededRandom(1));
   const b = s.assign({ clientId: 'small', budgetBytes: r1 }, new SeededRandom(1));
   assert.ok(!isExcluded(a) && !isExcluded(b));
@@ -193,7 +192,7 @@ test('FlexLoRA: rank from the budget, same α/r scale, and the global product is
 test('strategy memory: the layer count that fits is the largest whose plan fits', () => {
   for (const b of budgets) {
     const k = maxLayersForBudget(shape, b);
-    if (k > 0) assert.ok(taskPeakBytes(shape, planKeepingLayers([...Array(k).keys()])) <= b);
-    if (k < cfg.numLayers) assert.ok(taskPeakBytes(shape, planKeepingLayers([...Array(k + 1).keys()])) > b);
+    if (k > 0) assert.ok(planPeakBytes(shape, planKeepingLayers([...Array(k).keys()])) <= b);
+    if (k < cfg.numLayers) assert.ok(planPeakBytes(shape, planKeepingLayers([...Array(k + 1).keys()])) > b);
   }
 });

@@ -3,7 +3,9 @@
  * over one client population (memory tiers as fractions of the full model's training peak).
  */
 import { z } from 'zod';
-import { LORA_TARGETS, STRATEGY_NAMES, WEIGHT_FORMATS } from '@fedllm/core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LORA_TARGETS, parseHfConfig, STRATEGY_NAMES, WEIGHT_FORMATS, type ModelConfig } from '@fedllm/core';
 
 const partitionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('iid') }),
@@ -73,4 +75,9 @@ export function parseExperimentConfig(value: unknown): ExperimentConfig {
   if (r.success) return r.data;
   const i = r.error.issues[0];
   throw new Error(`experiment config: ${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+/** The experiment model's config (its config.json alone; the weights are loaded by the jobs). */
+export function experimentModelConfig(config: ExperimentConfig): ModelConfig {
+  return parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
 }

@@ -3,10 +3,10 @@
  * and spread over seeds), rounds and bytes to the target accuracy, bytes up and down, and the peak
  * memory per tier; then the issue's expectations, checked against the numbers, whatever they say.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseHfConfig, STRATEGY_DESCRIPTIONS, type StrategyName } from '@fedllm/core';
-import type { ExperimentConfig } from './experimentConfig';
+import { STRATEGY_DESCRIPTIONS, type StrategyName } from '@fedllm/core';
+import { experimentModelConfig, type ExperimentConfig } from './experimentConfig';
 import { strategyFigures, type Spread, type StrategyFigures } from './experimentSummary';
 import type { SimulationJobResult } from './simulationJob';
 import { svgLineChart } from './svgLineChart';
@@ -31,7 +31,7 @@ export function writeExperimentReport(config: ExperimentConfig, results: readonl
   const written: string[] = [];
   const md: string[] = [];
   const full = results[0]?.fullPeakBytes ?? NaN;
-  const model = parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
+  const model = experimentModelConfig(config);
   md.push(`# Experiment report: ${config.name}`, '');
   md.push(`Produced on this project's development machine (2 CPU cores; WebGPU through Chromium's SwiftShader software adapter) by \`${o.command}\`; raw results: \`${relative(o.outDir, o.rawPath)}\`.`, '');
   md.push('## Setup', '');

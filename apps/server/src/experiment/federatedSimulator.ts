@@ -4,7 +4,7 @@
  * training done by the CPU reference engine, one tab after another. The CPU engine is the oracle
  * the WGSL kernels are tested against (same losses to ~1e-6 over 20 steps at this model's scale,
  * README "GPU training equals CPU"), so a strategy's accuracy here is what the swarm would reach,
- * at a fraction of SwiftShader's cost. Memory is the strategies' prediction (strategyMemory.ts);
+ * at a fraction of SwiftShader's cost. Memory is the strategies' prediction (planPeakBytes in submodelPlanner.ts);
  * memoryCheck.ts measures those predictions with the real WebGPU session.
  */
 import {

@@ -6,10 +6,9 @@
  * which run assigned it, so one measurement stands for all its assignments.
  */
 import { join } from 'node:path';
-import { parseHfConfig, parsePlanDescription, type MemoryCheckCase, type MemoryCheckResult, type WeightFormat } from '@fedllm/core';
-import { readFileSync } from 'node:fs';
+import { parsePlanDescription, type MemoryCheckCase, type MemoryCheckResult, type WeightFormat } from '@fedllm/core';
 import { REPO_ROOT, withHeadlessPage } from '../browser/headlessChromium';
-import type { ExperimentConfig } from './experimentConfig';
+import { experimentModelConfig, type ExperimentConfig } from './experimentConfig';
 import type { SimulationJobResult } from './simulationJob';
 
 export interface MemoryCheckRow extends MemoryCheckResult {
@@ -24,7 +23,7 @@ export interface MemoryCheckRow extends MemoryCheckResult {
 type ShapeInfo = Pick<MemoryCheckRow, 'key' | 'plan' | 'rank' | 'weightFormat' | 'assignments' | 'exempt'>;
 
 export function memoryCheckCases(config: ExperimentConfig, results: readonly SimulationJobResult[]): { cases: MemoryCheckCase[]; rows: ShapeInfo[] } {
-  const modelConfig = parseHfConfig(JSON.parse(readFileSync(join(config.model, 'config.json'), 'utf8')));
+  const modelConfig = experimentModelConfig(config);
   const shapes = new Map<string, { case: MemoryCheckCase; plan: string; rank: number; weightFormat: WeightFormat; assignments: number; exempt: boolean }>();
   for (const r of results) {
     for (const round of r.rounds) {

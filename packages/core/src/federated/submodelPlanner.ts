@@ -6,7 +6,7 @@
  * the tab's ledger enforces.
  */
 import type { LoraConfig } from '../engine/lora';
-import type { PlannedLayer, SubmodelPlan } from '../engine/submodelPlan';
+import { planKeepingLayers, type PlannedLayer, type SubmodelPlan } from '../engine/submodelPlan';
 import type { SeededRandom } from '../data/seededRandom';
 import { estimateLoraSessionBytes } from '../memory/loraSessionLayout';
 import type { ModelConfig } from '../model/modelConfig';
@@ -45,6 +45,16 @@ export interface PlanMemoryShape {
 /** Predicted peak GPU bytes of a LoRA training session of `plan` (buffers + dispatch reserve). */
 export function planPeakBytes(s: PlanMemoryShape, plan: SubmodelPlan): number {
   return estimateLoraSessionBytes({ ...s, plan }).totalBytes + dispatchReserveBytes(plan);
+}
+
+/**
+ * The most whole layers (0..numLayers) a budget holds. Every decoder layer of a Llama model has the
+ * same shapes, so the count, not which layers, decides the memory.
+ */
+export function maxLayersForBudget(s: PlanMemoryShape, budgetBytes: number): number {
+  let k = 0;
+  while (k < s.config.numLayers && planPeakBytes(s, planKeepingLayers([...Array(k + 1).keys()])) <= budgetBytes) k++;
+  return k;
 }
 
 export interface PlanRequest extends PlanMemoryShape {

@@ -1,7 +1,7 @@
 /**
  * Which layers (or sub-blocks) a depth-reduced submodel keeps, for each strategy that differs only
  * in that choice. All return plans in full-model layer indices; how many units fit a budget is
- * decided by the caller (strategyMemory.ts), so the strategies compare at equal memory.
+ * decided by the caller (maxLayersForBudget in submodelPlanner.ts), so the strategies compare at equal memory.
  */
 import type { SeededRandom } from '../../data/seededRandom';
 import type { PlannedLayer, SubmodelPlan } from '../../engine/submodelPlan';

@@ -20,7 +20,7 @@ import { devftStageDepths, roundsPerStage } from '../devft/stageSchedule';
 import { foldUpdates } from './foldUpdates';
 import type { FederatedStrategy, ServedModel, StrategyAssignment, StrategyEnv, StrategyUpdate } from './federatedStrategy';
 import type { StrategyOptions } from './strategyOptions';
-import { taskPeakBytes } from './strategyMemory';
+import { planPeakBytes } from '../submodelPlanner';
 
 export class DevftStrategy implements FederatedStrategy {
   readonly name = 'devft' as const;
@@ -65,7 +65,7 @@ export class DevftStrategy implements FederatedStrategy {
     const served = this.served, adapter = this.stageAdapter;
     if (!served || !adapter) throw new Error('DevFT: beginRound must run before assignments');
     const plan = fullPlan(served.config);
-    const need = taskPeakBytes({ ...this.env, config: served.config }, plan);
+    const need = planPeakBytes({ ...this.env, config: served.config }, plan);
     if (need > client.budgetBytes) {
       return { ...client, excluded: `DevFT stage ${this.stage} model (${served.config.numLayers} fused layers) needs ${need} B` };
     }

@@ -71,7 +71,7 @@ export interface ClientTask {
   plan: SubmodelPlan;
   /** The LoRA the tab starts from: exactly the pairs of the plan's kept sub-blocks, at the task's rank. */
   adapter: LoraAdapter;
-  /** Predicted peak GPU bytes of the tab's training session (strategyMemory.ts). */
+  /** Predicted peak GPU bytes of the tab's training session (planPeakBytes in submodelPlanner.ts). */
   estimateBytes: number;
 }
 

@@ -25,7 +25,7 @@ import { contiguousLayerGroups } from './contiguousLayerGroups';
 import { foldUpdates } from './foldUpdates';
 import { mostImportantPerGroup } from './depthPlans';
 import type { FederatedStrategy, ServedModel, StrategyAssignment, StrategyEnv, StrategyUpdate } from './federatedStrategy';
-import { maxLayersForBudget, taskPeakBytes, type TaskShape } from './strategyMemory';
+import { maxLayersForBudget, planPeakBytes, type PlanMemoryShape } from '../submodelPlanner';
 import type { StrategyOptions } from './strategyOptions';
 
 export interface AlignmentRecord {
@@ -39,7 +39,7 @@ export class FedsodaStrategy implements FederatedStrategy {
   readonly name = 'fedsoda' as const;
   private global: LoraAdapter;
   private readonly teacher: LlamaModel;
-  private readonly shape: TaskShape;
+  private readonly shape: PlanMemoryShape;
   /** Aligned, quantized sub-models by kept-layer count, for the current alignment epoch. */
   private readonly subModels = new Map<number, { plan: SubmodelPlan; served: ServedModel }>();
   private epoch = -1;
@@ -49,7 +49,7 @@ export class FedsodaStrategy implements FederatedStrategy {
   constructor(private readonly env: StrategyEnv, private readonly opts: StrategyOptions) {
     this.global = createLoraAdapter(env.config, env.lora, [...Array(env.config.numLayers).keys()], new SeededRandom(env.seed));
     this.teacher = new LlamaModel(env.config, env.weights, env.seqLen);
-    this.shape = { config: env.config, lora: env.lora, batch: env.batch, seqLen: env.seqLen, clipNorm: env.clipNorm, logitsChunkRows: env.logitsChunkRows, weightFormat: opts.fedsodaFormat };
+    this.shape = { ...env, weightFormat: opts.fedsodaFormat };
   }
 
   beginRound(round: number, budgets: readonly number[] = []): void {
@@ -96,10 +96,10 @@ export class FedsodaStrategy implements FederatedStrategy {
   assign(client: { clientId: string; budgetBytes: number }, _rng: Rng): StrategyAssignment {
     const k = maxLayersForBudget(this.shape, client.budgetBytes);
     if (k === 0) {
-      return { ...client, excluded: `one ${this.opts.fedsodaFormat} layer needs ${taskPeakBytes(this.shape, planKeepingLayers([0]))} B` };
+      return { ...client, excluded: `one ${this.opts.fedsodaFormat} layer needs ${planPeakBytes(this.shape, planKeepingLayers([0]))} B` };
     }
     const { plan, served } = this.subModel(k);
-    return { ...client, model: served, plan, adapter: loraForPlan(this.global, plan), estimateBytes: taskPeakBytes(this.shape, plan) };
+    return { ...client, model: served, plan, adapter: loraForPlan(this.global, plan), estimateBytes: planPeakBytes(this.shape, plan) };
   }
 
   aggregate(updates: readonly StrategyUpdate[]): void {

@@ -16,7 +16,7 @@ import { fullPlan } from '../../engine/submodelPlan';
 import { tensor } from '../../model/tensor';
 import { aggregateLayerwise } from '../aggregateLayerwise';
 import type { FederatedStrategy, StrategyAssignment, StrategyEnv, StrategyUpdate } from './federatedStrategy';
-import { taskPeakBytes } from './strategyMemory';
+import { planPeakBytes } from '../submodelPlanner';
 
 export class FlexLoraStrategy implements FederatedStrategy {
   readonly name = 'flexlora' as const;
@@ -39,12 +39,12 @@ export class FlexLoraStrategy implements FederatedStrategy {
     const plan = fullPlan(this.env.config);
     for (const r of this.ranks()) {
       const lora = { ...this.env.lora, rank: r, alpha: (this.env.lora.alpha * r) / this.env.lora.rank };
-      const need = taskPeakBytes({ ...this.env, lora }, plan);
+      const need = planPeakBytes({ ...this.env, lora }, plan);
       if (need <= client.budgetBytes) {
         return { ...client, model: { key: 'base', config: this.env.config, weights: this.env.weights, weightFormat: 'f32' }, plan, adapter: truncateRank(this.global, r, lora.alpha), estimateBytes: need };
       }
     }
-    const min = taskPeakBytes({ ...this.env, lora: { ...this.env.lora, rank: 1 } }, plan);
+    const min = planPeakBytes({ ...this.env, lora: { ...this.env.lora, rank: 1 } }, plan);
     return { ...client, excluded: `the full depth at rank 1 needs ${min} B` };
   }
 

@@ -17,20 +17,18 @@ import {
 import type {
   FederatedStrategy, ServedModel, StrategyAssignment, StrategyEnv, StrategyName, StrategyUpdate,
 } from './federatedStrategy';
-import { maxLayersForBudget, taskPeakBytes, type TaskShape } from './strategyMemory';
+import { maxLayersForBudget, planPeakBytes, type PlanMemoryShape } from '../submodelPlanner';
 
 /** How a layerwise strategy picks a plan for a budget; a string: why the tab cannot take part. */
 type Picker = (budgetBytes: number, rng: SeededRandom) => SubmodelPlan | string;
 
 export class LayerwiseStrategy implements FederatedStrategy {
   protected global: LoraAdapter;
-  protected readonly shape: TaskShape;
   protected readonly base: ServedModel;
 
   constructor(readonly name: StrategyName, protected readonly env: StrategyEnv, private readonly pick: Picker) {
     const L = env.config.numLayers;
     this.global = createLoraAdapter(env.config, env.lora, [...Array(L).keys()], new SeededRandom(env.seed));
-    this.shape = { config: env.config, lora: env.lora, batch: env.batch, seqLen: env.seqLen, clipNorm: env.clipNorm, logitsChunkRows: env.logitsChunkRows };
     this.base = { key: 'base', config: env.config, weights: env.weights, weightFormat: 'f32' };
   }
 
@@ -40,7 +38,7 @@ export class LayerwiseStrategy implements FederatedStrategy {
     const plan = this.pick(client.budgetBytes, rng);
     if (typeof plan === 'string') return { ...client, excluded: plan };
     return {
-      ...client, model: this.base, plan, adapter: loraForPlan(this.global, plan), estimateBytes: taskPeakBytes(this.shape, plan),
+      ...client, model: this.base, plan, adapter: loraForPlan(this.global, plan), estimateBytes: planPeakBytes(this.env, plan),
     };
   }
 
@@ -61,25 +59,24 @@ export class LayerwiseStrategy implements FederatedStrategy {
   }
 }
 
-function tooSmall(shape: TaskShape, what: string): string {
-  const one = taskPeakBytes(shape, planKeepingLayers([0]));
+function tooSmall(shape: PlanMemoryShape, what: string): string {
+  const one = planPeakBytes(shape, planKeepingLayers([0]));
   return `budget below the smallest ${what} (one layer needs ${one} B)`;
 }
 
 /** The layerwise strategies by name. */
 export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv): LayerwiseStrategy | undefined {
   const L = env.config.numLayers;
-  const shape: TaskShape = { config: env.config, lora: env.lora, batch: env.batch, seqLen: env.seqLen, clipNorm: env.clipNorm, logitsChunkRows: env.logitsChunkRows };
   const depthPicker = (choose: (k: number, rng: SeededRandom) => number[]): Picker => (budget, rng) => {
-    const k = maxLayersForBudget(shape, budget);
-    return k === 0 ? tooSmall(shape, 'submodel') : planKeepingLayers(choose(k, rng));
+    const k = maxLayersForBudget(env, budget);
+    return k === 0 ? tooSmall(env, 'submodel') : planKeepingLayers(choose(k, rng));
   };
   const score = (i: number) => env.importance[i].layer;
   switch (name) {
     case 'fedpruner':
       return new LayerwiseStrategy(name, env, depthPicker((k, rng) => sampleOnePerGroup(contiguousLayerGroups(env.layerSimilarity, k), score, rng).sort((a, b) => a - b)));
     case 'fedpruner-plus':
-      return new LayerwiseStrategy(name, env, (budget, rng) => fedPrunerPlusPlan(env, shape, budget, rng));
+      return new LayerwiseStrategy(name, env, (budget, rng) => fedPrunerPlusPlan(env, budget, rng));
     case 'random-drop':
       return new LayerwiseStrategy(name, env, depthPicker((k, rng) => randomLayers(L, k, rng)));
     case 'uniform-drop':
@@ -89,7 +86,7 @@ export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv): L
     case 'exclusive':
       return new LayerwiseStrategy(name, env, (budget) => {
         const full = fullPlan(env.config);
-        const need = taskPeakBytes(shape, full);
+        const need = planPeakBytes(env, full);
         return need <= budget ? full : `the full model needs ${need} B; exclusive FedAvg admits only tabs that hold it`;
       });
     case 'unlimited':
@@ -107,18 +104,18 @@ export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv): L
  * go to the balanced pair. We reuse the layer-output CKA for both chains: the paper does not say
  * how sub-block similarity is measured, and a sub-block's output is its layer's residual stream.
  */
-export function fedPrunerPlusPlan(env: StrategyEnv, shape: TaskShape, budget: number, rng: SeededRandom): SubmodelPlan | string {
+export function fedPrunerPlusPlan(env: StrategyEnv, budget: number, rng: SeededRandom): SubmodelPlan | string {
   const L = env.config.numLayers;
   let best: [number, number] | undefined;
   for (let ka = 0; ka <= L; ka++) {
     for (let km = 0; km <= L; km++) {
       if (ka + km === 0) continue;
       const worst = planOfSubblocks([...Array(ka).keys()], Array.from({ length: km }, (_, i) => L - km + i));
-      if (taskPeakBytes(shape, worst) > budget) continue;
+      if (planPeakBytes(env, worst) > budget) continue;
       if (!best || ka + km > best[0] + best[1] || (ka + km === best[0] + best[1] && Math.abs(ka - km) < Math.abs(best[0] - best[1]))) best = [ka, km];
     }
   }
-  if (!best) return tooSmall(shape, 'sub-block plan');
+  if (!best) return tooSmall(env, 'sub-block plan');
   const [ka, km] = best;
   const attn = ka ? sampleOnePerGroup(contiguousLayerGroups(env.layerSimilarity, ka), (i) => env.importance[i].attention, rng) : [];
   const mlp = km ? sampleOnePerGroup(contiguousLayerGroups(env.layerSimilarity, km), (i) => env.importance[i].mlp, rng) : [];
