@@ -8,9 +8,9 @@
  * memoryCheck.ts measures those predictions with the real WebGPU session.
  */
 import {
-  classificationAccuracy, estimateLoraSessionBytes, isExcluded, LlamaModel, loraToPeftTensors, LoraTrainer,
+  classificationAccuracy, cloneLoraAdapter, estimateLoraSessionBytes, isExcluded, LlamaModel, loraToPeftTensors, LoraTrainer,
   SeededRandom, serializeSafetensors, stableHash32, describePlan, type ClassificationTask, type FederatedStrategy,
-  type ClientTask, type LoraAdapter, type ParamTensor, type StrategyUpdate, type TextTokenizer,
+  type ClientTask, type LoraAdapter, type StrategyUpdate, type TextTokenizer,
 } from '@fedllm/core';
 import type { AssignmentBatches, TaskData } from '../coordinator/taskData';
 
@@ -94,14 +94,15 @@ export function cpuLocalTrainer(): LocalTrainer {
   return async (a, batches, s) => {
     let model = models.get(a.model.key);
     if (!model) models.set(a.model.key, (model = new LlamaModel(a.model.config, a.model.weights, s.seqLen)));
-    const adapter = trainable(a.adapter);
+    // A copy: the task's pairs share the strategy's global tensors, and training is in place.
+    const adapter = cloneLoraAdapter(a.adapter);
     const trainer = new LoraTrainer(model, adapter, { lr: s.lr, clipNorm: s.clipNorm, plan: a.plan });
     const n = s.batch * s.seqLen;
     let loss = NaN;
     for (let k = 0; k < s.steps; k++) {
       loss = trainer.step({ B: s.batch, T: s.seqLen, inputIds: batches.inputIds.subarray(k * n, (k + 1) * n), targets: batches.targets.subarray(k * n, (k + 1) * n) });
     }
-    return { adapter: adapter as unknown as LoraAdapter, finalLoss: loss };
+    return { adapter, finalLoss: loss };
   };
 }
 
@@ -117,13 +118,6 @@ export function evaluateAdapter(i: Pick<SimulationInput, 'baseModel' | 'tokenize
 }
 
 const adapterBytes = (a: LoraAdapter) => serializeSafetensors(loraToPeftTensors(a)).byteLength;
-
-function trainable(a: LoraAdapter): LoraAdapter<ParamTensor> {
-  const layers = new Map([...a.layers].map(([i, l]) => [i, Object.fromEntries(Object.entries(l).map(([t, p]) => [t, {
-    A: { shape: [...p!.A.shape], data: Float32Array.from(p!.A.data) }, B: { shape: [...p!.B.shape], data: Float32Array.from(p!.B.data) },
-  }]))]));
-  return { config: { ...a.config, targets: [...a.config.targets] }, layers } as LoraAdapter<ParamTensor>;
-}
 
 export async function runSimulation(i: SimulationInput): Promise<SimRound[]> {
   const trainLocal = i.trainLocal ?? cpuLocalTrainer();

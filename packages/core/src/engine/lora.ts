@@ -89,3 +89,17 @@ export function createLoraAdapter(
   }
   return out;
 }
+
+/** A deep float32 copy of one layer's LoRA pairs (callers train or transfer it without touching the source). */
+export function cloneLayerLora(l: LayerLora): LayerLora {
+  const out: LayerLora = {};
+  for (const [t, p] of Object.entries(l) as [LoraTarget, LoraPair | undefined][]) {
+    if (p) out[t] = { A: { shape: [...p.A.shape], data: Float32Array.from(p.A.data) }, B: { shape: [...p.B.shape], data: Float32Array.from(p.B.data) } };
+  }
+  return out;
+}
+
+/** A deep float32 copy of an adapter. */
+export function cloneLoraAdapter(a: LoraAdapter): LoraAdapter {
+  return { config: { ...a.config, targets: [...a.config.targets] }, layers: new Map([...a.layers].map(([i, l]) => [i, cloneLayerLora(l)])) };
+}

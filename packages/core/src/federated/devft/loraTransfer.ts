@@ -3,17 +3,8 @@
  * the full model's: after a stage, each stage layer's trained LoRA is copied to every member layer
  * of its group, so the full model can be evaluated and the next, deeper stage initialised.
  */
-import type { LayerLora, LoraAdapter } from '../../engine/lora';
-import type { Tensor } from '../../model/tensor';
+import { cloneLayerLora, type LayerLora, type LoraAdapter } from '../../engine/lora';
 import { groupAnchors, validateLayerGroups } from './layerGroups';
-
-function copyLayerLora(l: LayerLora): LayerLora {
-  const out: LayerLora = {};
-  for (const [t, p] of Object.entries(l) as [keyof LayerLora, { A: Tensor; B: Tensor } | undefined][]) {
-    if (p) out[t] = { A: { shape: [...p.A.shape], data: Float32Array.from(p.A.data) }, B: { shape: [...p.B.shape], data: Float32Array.from(p.B.data) } };
-  }
-  return out;
-}
 
 /**
  * The full-model adapter of a trained stage adapter: every member of groups[s] gets its own copy of
@@ -28,7 +19,7 @@ export function transferStageLora(stageAdapter: LoraAdapter, groups: readonly (r
   const layers = new Map<number, LayerLora>();
   groups.forEach((g, s) => {
     const l = stageAdapter.layers.get(s);
-    if (l) for (const i of [...g].sort((a, b) => a - b)) layers.set(i, copyLayerLora(l));
+    if (l) for (const i of [...g].sort((a, b) => a - b)) layers.set(i, cloneLayerLora(l));
   });
   return { config: { ...stageAdapter.config, targets: [...stageAdapter.config.targets] }, layers: new Map([...layers].sort((a, b) => a[0] - b[0])) };
 }
@@ -44,7 +35,7 @@ export function stageLoraFromFull(fullAdapter: LoraAdapter, groups: readonly (re
   const layers = new Map<number, LayerLora>();
   groupAnchors(groups).forEach((a, s) => {
     const l = fullAdapter.layers.get(a);
-    if (l) layers.set(s, copyLayerLora(l));
+    if (l) layers.set(s, cloneLayerLora(l));
   });
   return { config: { ...fullAdapter.config, targets: [...fullAdapter.config.targets] }, layers };
 }
