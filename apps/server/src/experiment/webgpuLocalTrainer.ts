@@ -51,7 +51,9 @@ function trainerFor(page: Page): LocalTrainer {
 export function withWebgpuTrainer<T>(fn: (train: LocalTrainer) => Promise<T>): Promise<T> {
   return withHeadlessPage({
     path: '/test-pages/trainer.html',
-    vite: { cacheDir: join(REPO_ROOT, 'node_modules/.vite-trainer'), optimizeDeps: { entries: ['test-pages/trainer.html'] } },
+    // The worker's own imports are entries too: otherwise Vite discovers them only when the worker
+    // loads, re-optimizes, and the worker's module requests fail (504, outdated dep) without a page error.
+    vite: { cacheDir: join(REPO_ROOT, 'node_modules/.vite-trainer'), optimizeDeps: { entries: ['test-pages/trainer.html', 'src/worker/trainingWorker.ts'] } },
     onPageError: (e) => console.error(`[trainer page] ${e.message}`),
   }, async (page) => {
     await page.waitForFunction(() => typeof (globalThis as { trainTask?: unknown }).trainTask === 'function', undefined, { timeout: 180_000 });
