@@ -62,6 +62,7 @@ export function runStrategy(i: RunStrategyInput): RunStrategy {
   let lastState = '';
   return {
     beginRound: (round, budgets) => {
+      i.served.beginRound(round);
       strategy.beginRound(round, budgets);
       const state = strategy.describe();
       if (state !== lastState) i.log(`strategy ${s.strategy}, round ${round}: ${(lastState = state)}`);

@@ -6,29 +6,38 @@
 import { toHfConfig, type ServedModel } from '@fedllm/core';
 import { ModelParts } from './modelParts';
 
-/** Derived models kept servable: a stage change or re-alignment makes new ones; in-flight tasks may still fetch the last few. */
-const KEEP = 8;
-
 export class ServedModels {
-  private readonly byKey = new Map<string, ModelParts>();
+  private readonly byKey = new Map<string, { parts: ModelParts; lastRound: number }>();
+  private round = 0;
 
   constructor(private readonly base: ModelParts, private readonly tokenizerJson: string | undefined) {}
+
+  /**
+   * A new round: models no task of this round or the last one was given are dropped. Eviction goes
+   * by use, not by count: one round may hand out a sub-model per memory tier (FedSODA) while a tab
+   * of the previous round is still fetching its own, and dropping a model a task names would turn
+   * that tab's download into a 404.
+   */
+  beginRound(round: number): void {
+    this.round = round;
+    for (const [key, m] of this.byKey) if (m.lastRound < round - 1) this.byKey.delete(key);
+  }
 
   /** The parts of a strategy's served model ('base' is the run's model itself). */
   partsFor(m: ServedModel): ModelParts {
     if (m.key === 'base') return this.base;
-    let p = this.byKey.get(m.key);
-    if (!p) {
-      p = ModelParts.build(m.config, m.weights, JSON.stringify(toHfConfig(m.config), null, 2), this.tokenizerJson);
-      this.byKey.set(m.key, p);
-      while (this.byKey.size > KEEP) this.byKey.delete(this.byKey.keys().next().value!);
+    let entry = this.byKey.get(m.key);
+    if (!entry) {
+      entry = { parts: ModelParts.build(m.config, m.weights, JSON.stringify(toHfConfig(m.config), null, 2), this.tokenizerJson), lastRound: this.round };
+      this.byKey.set(m.key, entry);
     }
-    return p;
+    entry.lastRound = this.round;
+    return entry.parts;
   }
 
   /** A derived model by its content id (for the HTTP routes). */
   byId(id: string): ModelParts | undefined {
-    for (const p of this.byKey.values()) if (p.id === id) return p;
+    for (const m of this.byKey.values()) if (m.parts.id === id) return m.parts;
     return undefined;
   }
 }
