@@ -49,6 +49,9 @@ export interface RunPersistence {
   setStatus(status: RunStatus): void;
   recordAssignment(t: TaskRecord, attempt: number): void;
   recordOutcome(t: TaskRecord): void;
+  /** Each client's data shard, as given so far (it keeps it across coordinator restarts). */
+  clientShards(): Map<string, number>;
+  recordClientShard(clientId: string, shard: number): void;
   /** Writes the round's adapter (temp + rename) and commits the round in one transaction. */
   commitRound(round: number, attempt: { attempt: number; startedAt: number }, adapter: LoraAdapter, summary: RoundSummary, received: TaskRecord[]): Promise<void>;
 }
@@ -79,7 +82,7 @@ export class FederatedRun {
   private wakeUp: (() => void) | undefined;
   /** Set by shutdown(): the loop ends without touching the stored status, so a restart resumes. */
   private halted = false;
-  private readonly shardOf = new Map<string, number>();
+  private readonly shardOf: Map<string, number>;
   /** Tabs this run cannot use: their budget holds no task of its strategy (per run, not per coordinator). */
   private readonly excluded = new Set<string>();
   readonly rounds: RoundSummary[] = [];
@@ -88,6 +91,7 @@ export class FederatedRun {
   /** `firstAttempt`: attempt numbers already used for the next round before a restart. */
   constructor(private readonly d: FederatedRunDeps, public global: LoraAdapter, public committedRound: number, firstAttempt = 0) {
     this.attempts = firstAttempt;
+    this.shardOf = d.persistence.clientShards();
   }
 
   get runId(): string {
@@ -174,8 +178,10 @@ export class FederatedRun {
   private shard(clientId: string): number {
     let s = this.shardOf.get(clientId);
     if (s === undefined) {
-      // Each tab keeps one shard for the run (its "local data"), spread over the shards in join order.
+      // Each tab keeps one shard for the run (its "local data"), spread over the shards in join order
+      // and stored, so a restarted coordinator gives a re-joining tab the same data.
       s = this.shardOf.size % this.d.settings.shards;
+      this.d.persistence.recordClientShard(clientId, s);
       this.shardOf.set(clientId, s);
     }
     return s;

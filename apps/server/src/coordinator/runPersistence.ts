@@ -39,6 +39,14 @@ export class SqliteRunPersistence implements RunPersistence {
     });
   }
 
+  clientShards(): Map<string, number> {
+    return this.store.clientShards(this.runId);
+  }
+
+  recordClientShard(clientId: string, shard: number): void {
+    this.store.setClientShard(this.runId, clientId, shard);
+  }
+
   async commitRound(round: number, attempt: { attempt: number; startedAt: number }, adapter: LoraAdapter, summary: RoundSummary, received: TaskRecord[]): Promise<void> {
     const written = await writeRoundCheckpoint({ runsDir: this.runsDir, runId: this.runId, round, adapter, model: this.model, baseModel: this.baseModel });
     const peaks = summary.clients.flatMap((c) => (c.peakBytes !== undefined ? [c.peakBytes / c.budgetBytes] : []));

@@ -141,6 +141,28 @@ export class RunStore {
     return this.sql(`SELECT ${CLIENT_COLUMNS} FROM clients ORDER BY last_seen DESC, id`).all() as unknown as ClientRow[];
   }
 
+  // ------------------------------------------------------------------ client shards
+
+  /** Which data shard each client of a run holds ("its local data"), fixed for the run. */
+  clientShards(runId: string): Map<string, number> {
+    const rows = this.sql('SELECT client_id, shard FROM client_shards WHERE run_id = ? ORDER BY assigned_at, client_id').all(runId);
+    return new Map(rows.map((r) => [String(r.client_id), Number(r.shard)]));
+  }
+
+  /** Gives a client its shard for the run; refused if it already holds another one. */
+  setClientShard(runId: string, clientId: string, shard: number): void {
+    inTransaction(this.db, () => {
+      this.requireRun(runId);
+      if (!this.getClient(clientId)) throw unknownClient(clientId);
+      const held = this.sql('SELECT shard FROM client_shards WHERE run_id = ? AND client_id = ?').get(runId, clientId);
+      if (held) {
+        if (Number(held.shard) === shard) return;
+        throw new RunStoreError('shard-taken', `client ${clientId} already holds shard ${held.shard} of run ${runId}; a client keeps its data for the whole run`);
+      }
+      this.sql('INSERT INTO client_shards (run_id, client_id, shard, assigned_at) VALUES (?, ?, ?, ?)').run(runId, clientId, checkInt('shard', shard, 0), this.now());
+    });
+  }
+
   // ------------------------------------------------------------------ assignments
 
   /** Records an assignment of the run's next round (committedRound + 1), status 'assigned'. */

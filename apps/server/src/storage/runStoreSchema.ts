@@ -92,6 +92,17 @@ const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (run_id, round) REFERENCES rounds(run_id, round) ON DELETE CASCADE
   );
   `,
+  // 1 -> 2: each tab keeps its data shard for the whole run, across coordinator restarts (it was
+  // given in join order, in memory, so tabs re-joining a restarted coordinator could swap shards).
+  `
+  CREATE TABLE client_shards (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL REFERENCES clients(id),
+    shard INTEGER NOT NULL CHECK (shard >= 0),
+    assigned_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, client_id)
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -30,7 +30,7 @@ test('open creates the schema (WAL, synchronous FULL, foreign keys) and a reopen
 
     const raw = new Database(path, { readonly: true });
     const tables = (raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    assert.deepEqual(tables, ['assignments', 'clients', 'metrics', 'rounds', 'runs', 'schema_version']);
+    assert.deepEqual(tables, ['assignments', 'client_shards', 'clients', 'metrics', 'rounds', 'runs', 'schema_version']);
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
     // Per-connection settings: what the store's own connection runs with.
@@ -62,6 +62,49 @@ test('a file written by a newer schema version is refused, not guessed at', asyn
     raw.prepare('UPDATE schema_version SET version = ?').run(RUN_STORE_SCHEMA_VERSION + 1);
     raw.close();
     assert.throws(() => RunStore.open(join(dir, 'runs.db')), refused('schema-too-new'));
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a version-1 file (before client shards) is upgraded in place and keeps its rows', async () => {
+  const { dir, cleanup } = await tempDir('runstore-');
+  try {
+    storeWithRun(dir, 3).close();
+    const raw = new Database(join(dir, 'runs.db'));
+    raw.exec('DROP TABLE client_shards');
+    raw.prepare('UPDATE schema_version SET version = 1').run();
+    raw.close();
+    const store = RunStore.open(join(dir, 'runs.db'));
+    assert.equal(store.schemaVersion(), RUN_STORE_SCHEMA_VERSION);
+    assert.equal(store.listClients().length, 3);
+    store.setClientShard('run-1', 'c0', 2);
+    assert.deepEqual([...store.clientShards('run-1')], [['c0', 2]]);
+    store.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a client keeps its data shard for the run: stored, survives a reopen, never changed', async () => {
+  const { dir, cleanup } = await tempDir('runstore-');
+  try {
+    let store = storeWithRun(dir, 3);
+    let t = 100;
+    store.close();
+    store = RunStore.open(join(dir, 'runs.db'), { now: () => t++ });
+    store.setClientShard('run-1', 'c2', 0);
+    store.setClientShard('run-1', 'c0', 1);
+    store.setClientShard('run-1', 'c0', 1); // the same shard again is a no-op
+    assert.throws(() => store.setClientShard('run-1', 'c0', 2), refused('shard-taken'));
+    assert.throws(() => store.setClientShard('run-1', 'nobody', 0), refused('unknown-client'));
+    assert.throws(() => store.setClientShard('run-x', 'c1', 0), refused('unknown-run'));
+    assert.throws(() => store.setClientShard('run-1', 'c1', -1), refused('bad-value'));
+    store.close();
+    store = RunStore.open(join(dir, 'runs.db'));
+    assert.deepEqual([...store.clientShards('run-1')], [['c2', 0], ['c0', 1]], 'in the order given');
+    assert.equal(store.clientShards('run-2').size, 0);
+    store.close();
   } finally {
     await cleanup();
   }
