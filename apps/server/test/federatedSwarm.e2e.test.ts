@@ -2,7 +2,8 @@
 // Chromium tabs on the built volunteer page, each training in its WebGPU worker with a different
 // GPU budget (the smallest cannot hold the full model). The coordinator is SIGKILLed while a round
 // is in flight and started again; the run must still complete, improve on the base model, keep
-// every tab's measured peak within its budget, and leave loadable PEFT round directories.
+// every tab's measured peak within its budget, keep learning on held-out data, and leave loadable
+// PEFT round directories.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -17,11 +18,18 @@ import { DEFAULT_MODEL_DIR } from '../src/cli/defaults';
 
 const MiB = 2 ** 20;
 const BUDGETS = [16 * MiB, 24 * MiB, 40 * MiB];
-// 5 rounds: the first mostly teaches the answer format (eval loss 13 -> 0.97), and the accuracy
-// leaves the majority class (0.645) only once the eval loss is well below 0.9. Measured here: with
-// 3 rounds the last accuracy was 0.730 in one run and 0.645 in another; with 4 rounds 0.820, 0.790
-// and 0.675 (eval loss 0.707 .. 0.889) in three runs, too thin a margin for a test that must not flake.
-// Static top-k plans keep the run reproducible apart from which tab gets which shard.
+// What "learns" means here, and why not "the last round's accuracy beats the base model's": the
+// first round teaches the answer format (held-out eval loss 13.2 -> about 0.97); after it the eval
+// loss keeps falling, but the accuracy of this 1M-parameter model sits on the majority class
+// (0.645) until the eval loss is well below 0.9, and then swings round to round. The simulator
+// (the CPU engine the kernels match) on these settings, for three of the ways the tabs can hold
+// the shards: last eval loss 0.719 / 0.841 (20 local steps), 0.789 / 0.773 / 0.858 (30), always
+// 0.13 or more below round 0's; last accuracy 0.805, 0.645 (20), 0.810, 0.730, 0.645 (30), with
+// 0.740 -> 0.645 and 0.805 -> 0.645 drops between rounds. CI once failed on exactly that (0.645).
+// So the test asks for the eval loss to fall well past round 0 and the accuracy never to end below
+// the base model's. A run that stops learning fails it: at lr 0.01 the eval loss went 0.97 -> 0.99.
+// Static top-k plans and tabs joining one at a time (swarmRunner) make the run reproducible.
+const LEARNING_MARGIN = 0.05;
 const SETTINGS = {
   task: 'spam', rounds: 5, localSteps: 20, batch: 8, seqLen: 64, lr: 5e-3, evalExamples: 200, deadlineMs: 600_000, shards: 3, seed: 1,
   layerPick: 'top',
@@ -42,9 +50,12 @@ test('three tabs with different budgets fine-tune the default model on spam thro
   assert.equal(r.final.status, 'completed');
   assert.equal(r.restarts, 1);
   assert.deepEqual(r.rounds.map((x) => x.round), [0, 1, 2, 3, 4], 'each round committed exactly once');
-  const last = r.rounds[r.rounds.length - 1];
-  assert.ok(r.baseAccuracy !== undefined);
-  assert.ok(last.accuracy > r.baseAccuracy, `held-out accuracy after the last round (${last.accuracy}) must beat the base model (${r.baseAccuracy})`);
+  const first = r.rounds[0], last = r.rounds[r.rounds.length - 1];
+  assert.ok(r.baseAccuracy !== undefined && r.baseEvalLoss !== undefined);
+  t.diagnostic(`base: accuracy ${r.baseAccuracy}, eval loss ${r.baseEvalLoss.toFixed(4)}; by round: ${r.rounds.map((x) => `${x.accuracy.toFixed(3)} / ${x.evalLoss.toFixed(4)}`).join(', ')}`);
+  assert.ok(first.evalLoss < r.baseEvalLoss / 4, `round 0 must learn the answer format: eval loss ${first.evalLoss} vs the base model's ${r.baseEvalLoss}`);
+  assert.ok(last.evalLoss < first.evalLoss - LEARNING_MARGIN, `learning must go on after round 0 and through the crash: eval loss ${first.evalLoss} after round 0, ${last.evalLoss} after the last`);
+  assert.ok(last.accuracy >= r.baseAccuracy, `held-out accuracy after the last round (${last.accuracy}) must not fall below the base model's (${r.baseAccuracy})`);
 
   for (const round of r.rounds) {
     for (const c of round.clients.filter((x) => x.status === 'received')) {

@@ -49,7 +49,7 @@ await runCli(USAGE, async () => {
     log,
     coordinatorLog: a.verbose ? (l) => console.log(`  ${l}`) : undefined,
   });
-  console.log(`\nrun ${result.runId}: ${result.final.status}; base model accuracy ${result.baseAccuracy?.toFixed(3) ?? '-'}; coordinator restarts ${result.restarts}`);
+  console.log(`\nrun ${result.runId}: ${result.final.status}; base model accuracy ${result.baseAccuracy?.toFixed(3) ?? '-'}, eval loss ${result.baseEvalLoss?.toFixed(3) ?? '-'}; coordinator restarts ${result.restarts}`);
   for (const r of result.rounds) console.log(formatRoundTable(r));
   console.log(`state and round checkpoints (PEFT directories) in ${result.workDir}`);
   if (result.final.status !== 'completed') process.exitCode = 1;

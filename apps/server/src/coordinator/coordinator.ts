@@ -250,6 +250,7 @@ export class Coordinator {
       settings: run?.settings,
       round: run ? run.currentRound : 0,
       baseAccuracy: run?.baseAccuracy,
+      baseEvalLoss: run?.baseEvalLoss,
       rounds: run ? run.rounds : [],
       clients: this.connectedClients(),
       departedClients: this.departed.list(),

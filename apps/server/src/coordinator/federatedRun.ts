@@ -87,6 +87,7 @@ export class FederatedRun {
   private readonly excluded = new Set<string>();
   readonly rounds: RoundSummary[] = [];
   baseAccuracy: number | undefined;
+  baseEvalLoss: number | undefined;
 
   /** `firstAttempt`: attempt numbers already used for the next round before a restart. */
   constructor(private readonly d: FederatedRunDeps, public global: LoraAdapter, public committedRound: number, firstAttempt = 0) {
@@ -178,8 +179,8 @@ export class FederatedRun {
   private shard(clientId: string): number {
     let s = this.shardOf.get(clientId);
     if (s === undefined) {
-      // Each tab keeps one shard for the run (its "local data"), spread over the shards in join order
-      // and stored, so a restarted coordinator gives a re-joining tab the same data.
+      // Each tab keeps one shard for the run (its "local data"), spread over the shards in the order
+      // tabs are first assigned, and stored, so a restarted coordinator gives a re-joining tab the same data.
       s = this.shardOf.size % this.d.settings.shards;
       this.d.persistence.recordClientShard(clientId, s);
       this.shardOf.set(clientId, s);

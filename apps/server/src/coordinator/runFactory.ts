@@ -86,6 +86,7 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   run.rounds.push(...resume.rounds);
   const base = await evaluator.evaluate();
   run.baseAccuracy = base.accuracy;
+  run.baseEvalLoss = base.evalLoss;
   o.log(`base model on ${base.n} held-out examples: accuracy ${base.accuracy.toFixed(3)} (majority class ${base.majorityBaseline.toFixed(3)}), eval loss ${base.evalLoss.toFixed(4)}`);
   return { run, served, close: () => evaluator.close() };
 }

@@ -33,6 +33,8 @@ const studySchema = z.object({
   rounds: z.number().int().min(1).optional(),
   /** Run only the first N rounds of the schedule (the strategies still plan for all of them). */
   stopAfter: z.number().int().min(1).optional(),
+  /** This study's local steps per round (default: the config's). */
+  localSteps: z.number().int().min(1).optional(),
 });
 
 export const experimentConfigSchema = z.object({

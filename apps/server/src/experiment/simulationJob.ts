@@ -42,8 +42,9 @@ export async function runSimulationJob(job: SimulationJob, log?: (m: string) => 
   const task = loadTask(study.task);
   const clientCount = c.tiers.reduce((a, t) => a + t.count, 0);
   const totalRounds = study.rounds ?? c.rounds;
+  const localSteps = study.localSteps ?? c.localSteps;
   const settings = parseRunSettings({
-    task: study.task, rounds: totalRounds, localSteps: c.localSteps, batch: c.batch, seqLen: c.seqLen, lr: c.lr, clipNorm: c.clipNorm,
+    task: study.task, rounds: totalRounds, localSteps, batch: c.batch, seqLen: c.seqLen, lr: c.lr, clipNorm: c.clipNorm,
     lora: c.lora, partition: study.partition, shards: clientCount, seed: job.seed, clientsPerRound: clientCount, evalExamples: study.evalExamples,
   });
   const data = new TaskData(task, tok, settings);
@@ -67,7 +68,7 @@ export async function runSimulationJob(job: SimulationJob, log?: (m: string) => 
     ...shape, weights: loaded.weights, importance, layerSimilarity, publicBatches, totalRounds, seed: job.seed,
   }, c.strategyOptions);
   const sim = {
-    strategy, clients, data, task, tokenizer: tok, baseModel, evalExamples: study.evalExamples, rounds: Math.min(totalRounds, study.stopAfter ?? totalRounds), localSteps: c.localSteps,
+    strategy, clients, data, task, tokenizer: tok, baseModel, evalExamples: study.evalExamples, rounds: Math.min(totalRounds, study.stopAfter ?? totalRounds), localSteps,
     batch: c.batch, seqLen: c.seqLen, lr: c.lr, clipNorm: c.clipNorm, logitsChunkRows: c.logitsChunkRows, seed: job.seed, log, trainLocal,
   };
   const base = evaluateAdapter(sim);

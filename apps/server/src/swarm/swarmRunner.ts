@@ -33,6 +33,7 @@ export interface SwarmResult {
   runId: string;
   workDir: string;
   baseAccuracy?: number;
+  baseEvalLoss?: number;
   rounds: RoundSummary[];
   final: CoordinatorSnapshot;
   restarts: number;
@@ -117,8 +118,11 @@ export async function runSwarm(o: SwarmOptions): Promise<SwarmResult> {
       page.on('console', (m) => { if (m.type() === 'error') log(`[${label}] console: ${m.text()}`); });
       await page.goto(`${coordinator.url}/?budget=${budget}&label=${encodeURIComponent(label)}&autojoin=1`);
       tabs.push({ label, budgetBytes: budget, page });
+      // One tab at a time: the coordinator orders tabs by join order before its seeded shuffle, so
+      // with the same seed each tab gets the same data shard in every swarm run (and keeps it
+      // after a restart: the shard map is stored).
+      await waitFor((s) => s.clients.length > i, 120_000, `${label} to join`);
     }
-    await waitFor((s) => s.clients.length >= o.budgets.length, 120_000, `${o.budgets.length} tabs to join`);
     ackOk(await admin.timeout(30_000).emitWithAck('start', { runId }), 'start');
     log(`run ${runId} started with ${o.budgets.length} tabs`);
 
@@ -137,7 +141,7 @@ export async function runSwarm(o: SwarmOptions): Promise<SwarmResult> {
     for (const r of final.rounds) rounds.set(r.round, r);
     const pages = await Promise.all(tabs.map(async (t) => ({ label: t.label, budgetBytes: t.budgetBytes, page: await readTab(t.page) })));
     return {
-      runId, workDir, baseAccuracy: final.baseAccuracy, rounds: [...rounds.values()].sort((a, b) => a.round - b.round), final, restarts, tabs: pages,
+      runId, workDir, baseAccuracy: final.baseAccuracy, baseEvalLoss: final.baseEvalLoss, rounds: [...rounds.values()].sort((a, b) => a.round - b.round), final, restarts, tabs: pages,
     };
   } finally {
     admin?.close();

@@ -168,6 +168,8 @@ export interface CoordinatorSnapshot {
   settings?: RunSettings;
   round: number;
   baseAccuracy?: number;
+  /** The base model's held-out eval loss (mean negative log-probability of the true label). */
+  baseEvalLoss?: number;
   rounds: RoundSummary[];
   clients: ClientSnapshot[];
   /** Tabs that left (connected: false), newest first, with why; `clients` holds the connected ones. */
