@@ -75,7 +75,7 @@ export function writeExperimentReport(config: ExperimentConfig, results: readonl
       md.push(`![${name}](results/${name})`);
     }
     if (study.engine === 'webgpu') md.push('', ...sameKernels(rs, results.filter((r) => !rs.includes(r)), config));
-    else md.push('', ...expectations(figs, full, study.targetAccuracy, rs[0].base.accuracy), '');
+    else md.push('', ...expectations(figs, full, study.targetAccuracy, rs[0].base.accuracy, largestSwing(rs)), '');
     md.push('<details><summary>Per-round accuracy by seed, and each method\'s state</summary>', '');
     for (const r of rs) {
       md.push(`- ${r.strategy} seed ${r.seed}: ${r.rounds.map((x) => x.accuracy.toFixed(3)).join(', ')}; last state: ${r.rounds[r.rounds.length - 1].strategyState}`);
@@ -127,13 +127,27 @@ function sameKernels(gpu: readonly SimulationJobResult[], others: readonly Simul
   return out;
 }
 
+/** The largest change of accuracy between two consecutive rounds of one run (the noise floor of a final-accuracy comparison). */
+function largestSwing(rs: readonly SimulationJobResult[]): { swing: number; where: string } {
+  let best = { swing: 0, where: '' };
+  for (const r of rs) {
+    for (let i = 1; i < r.rounds.length; i++) {
+      const d = Math.abs(r.rounds[i].accuracy - r.rounds[i - 1].accuracy);
+      if (d > best.swing) best = { swing: d, where: `${r.strategy} seed ${r.seed}, rounds ${i - 1} -> ${i}: ${r.rounds[i - 1].accuracy.toFixed(3)} -> ${r.rounds[i].accuracy.toFixed(3)}` };
+    }
+  }
+  return best;
+}
+
 /** The issue's expectations, each with the numbers behind the verdict. */
-function expectations(figs: readonly StrategyFigures[], full: number, target: number, baseAccuracy: number): string[] {
+function expectations(figs: readonly StrategyFigures[], full: number, target: number, baseAccuracy: number, noise: { swing: number; where: string }): string[] {
   const by = (s: string) => figs.find((f) => f.strategy === s);
   const out = ['### Expectations vs. what we measured', ''];
   const yes = (b: boolean) => (b ? '**yes**' : '**no**');
   if (figs.every((f) => f.finalAccuracy.max === baseAccuracy && f.finalAccuracy.min === baseAccuracy)) {
     out.push(`- **Every strategy ends at the base model's accuracy (${baseAccuracy.toFixed(3)}) in every seed**: the accuracy comparisons below are ties, not evidence either way; the eval loss (the true label's negative log-probability) is given next to each.`);
+  } else if (noise.swing >= 0.02) {
+    out.push(`- **Read the accuracy verdicts below against the noise**: one run's accuracy moved by up to ${noise.swing.toFixed(3)} between consecutive rounds (${noise.where}), so a final-accuracy difference smaller than that is not evidence either way; the eval loss (the true label's negative log-probability) and the best accuracy are steadier.`);
   }
   const smallest = (f: StrategyFigures) => [...f.tiers].sort((a, b) => a.budgetBytes - b.budgetBytes)[0];
   const small = figs.filter((f) => f.strategy !== 'unlimited').map((f) => ({ s: f.strategy, t: smallest(f) })).filter((x) => x.t.maxEstimateBytes !== undefined);
