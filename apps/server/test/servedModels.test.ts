@@ -2,14 +2,11 @@
 // many a round hands out, and are dropped once no such task can.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initLlamaWeights, SeededRandom, type ModelConfig, type ServedModel } from '@fedllm/core';
+import { initLlamaWeights, SeededRandom, type ServedModel } from '@fedllm/core';
 import { ModelParts } from '../src/coordinator/modelParts';
 import { ServedModels } from '../src/coordinator/servedModels';
+import { TINY_MODEL as config } from './storage/storageFixtures';
 
-const config: ModelConfig = {
-  architecture: 'LlamaForCausalLM', vocabSize: 11, hiddenSize: 8, intermediateSize: 12, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 4,
-  maxPositionEmbeddings: 16, ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: true, attentionBias: false, oProjBias: false, mlpBias: false,
-};
 const derived = (k: number): ServedModel => ({ key: `tier-${k}`, config, weights: initLlamaWeights(config, new SeededRandom(k)), weightFormat: 'f32' });
 
 test('served models: every model a round hands out stays servable, models unused for two rounds are dropped', () => {

@@ -28,10 +28,10 @@ export class ServedModels {
     if (m.key === 'base') return this.base;
     let entry = this.byKey.get(m.key);
     if (!entry) {
-      entry = { parts: ModelParts.build(m.config, m.weights, JSON.stringify(toHfConfig(m.config), null, 2), this.tokenizerJson), lastRound: this.round };
+      entry = { parts: ModelParts.build(m.config, m.weights, JSON.stringify(toHfConfig(m.config), null, 2), this.tokenizerJson), lastRound: 0 };
       this.byKey.set(m.key, entry);
     }
-    entry.lastRound = this.round;
+    entry.lastRound = this.round; // a use, new or not
     return entry.parts;
   }
 
