@@ -8,6 +8,11 @@ export * from './model/safetensors';
 export * from './model/hfConfig';
 export * from './model/hfWeights';
 export * from './model/weightQuantization';
+export * from './model/gguf/ggmlTypes';
+export * from './model/gguf/ggufContents';
+export * from './model/gguf/ggufLlamaConfig';
+export * from './model/gguf/ggufLlamaTensors';
+export * from './model/gguf/ggufTokenizer';
 
 export * from './tokenizer/bpeTrainer';
 export * from './tokenizer/textTokenizer';

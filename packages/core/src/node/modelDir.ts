@@ -11,7 +11,8 @@ import type { LlamaWeights } from '../model/llamaWeights';
 import type { ModelConfig } from '../model/modelConfig';
 import { parseSafetensors, serializeSafetensors } from '../model/safetensors';
 import type { SafetensorsInput, SafetensorsTensor } from '../model/safetensors';
-import type { DType } from '../model/tensor';
+import type { DType, Tensor } from '../model/tensor';
+import { ggufHfTensors, importGgufFiles, readGgufFile } from './ggufFile';
 
 /** Thrown when a model directory or one of its files is missing or unreadable. */
 export class ModelDirError extends Error {
@@ -42,6 +43,8 @@ export interface SaveModelDirOptions {
 const CONFIG = 'config.json';
 const WEIGHTS = 'model.safetensors';
 const WEIGHTS_INDEX = 'model.safetensors.index.json';
+/** A model directory may hold its weights as one GGUF file instead (written by `npm run models`). */
+export const GGUF_WEIGHTS = 'model.gguf';
 const TOKENIZER = 'tokenizer.json';
 const TOKENIZER_CONFIG = 'tokenizer_config.json';
 const TORCH_DTYPE: Record<DType, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
@@ -64,15 +67,17 @@ async function readOptionalJson(path: string): Promise<unknown> {
 }
 
 /** Reads the checkpoint's tensors, decoding only names that pass `include`. */
-async function readCheckpoint(dir: string, include: (name: string) => boolean): Promise<Map<string, SafetensorsTensor>> {
+async function readCheckpoint(dir: string, config: ModelConfig, include: (name: string) => boolean): Promise<Map<string, Tensor>> {
   const single = join(dir, WEIGHTS);
   if (await isFile(single)) return parseSafetensors(await readFile(single), { include });
+  const ggufPath = join(dir, GGUF_WEIGHTS);
+  if (await isFile(ggufPath)) return ggufHfTensors(await readGgufFile(ggufPath), config, include);
 
   const indexPath = join(dir, WEIGHTS_INDEX);
   if (!(await isFile(indexPath))) {
     const hasBin = (await isFile(join(dir, 'pytorch_model.bin'))) || (await isFile(join(dir, 'pytorch_model.bin.index.json')));
     throw new ModelDirError(
-      `${dir} has neither ${WEIGHTS} nor ${WEIGHTS_INDEX}` +
+      `${dir} has none of ${WEIGHTS}, ${WEIGHTS_INDEX}, ${GGUF_WEIGHTS}` +
         (hasBin ? '; PyTorch .bin checkpoints are not supported, convert them to safetensors first' : ''),
     );
   }
@@ -108,7 +113,8 @@ async function readCheckpoint(dir: string, include: (name: string) => boolean): 
 export async function loadModelDir(dir: string, opts: { layers?: number[] } = {}): Promise<LoadedModelDir> {
   const dirStat = await stat(dir).catch(() => undefined);
   if (!dirStat) throw new ModelDirError(`model directory ${dir} does not exist`);
-  if (!dirStat.isDirectory()) throw new ModelDirError(`${dir} is not a directory (expected a model directory)`);
+  if (dirStat.isFile() && dir.endsWith('.gguf')) return loadGgufAsModelDir(dir, opts);
+  if (!dirStat.isDirectory()) throw new ModelDirError(`${dir} is not a directory (expected a model directory or a .gguf file)`);
   const configPath = join(dir, CONFIG);
   if (!(await isFile(configPath))) throw new ModelDirError(`${dir} has no ${CONFIG}`);
   const config = parseHfConfig(await readJson(configPath));
@@ -117,7 +123,7 @@ export async function loadModelDir(dir: string, opts: { layers?: number[] } = {}
   const wanted = new Set(hfTensorNamesForLayers(config, opts.layers ?? allLayers));
   const known = new Set([...hfTensorNamesForLayers(config, allLayers), 'lm_head.weight']);
   // Skip known tensors we do not need; still read unknown ones so the mapper can report them.
-  const tensors = await readCheckpoint(dir, (n) => wanted.has(n) || !known.has(n));
+  const tensors = await readCheckpoint(dir, config, (n) => wanted.has(n) || !known.has(n));
   const weights = weightsFromHfTensors(config, tensors, opts);
 
   const result: LoadedModelDir = { config, weights };
@@ -126,6 +132,15 @@ export async function loadModelDir(dir: string, opts: { layers?: number[] } = {}
   if (tokenizerJson !== undefined) result.tokenizerJson = tokenizerJson;
   if (tokenizerConfig !== undefined) result.tokenizerConfig = tokenizerConfig;
   return result;
+}
+
+/** `--model file.gguf`: config and tokenizer from the GGUF's metadata, weights dequantized. */
+async function loadGgufAsModelDir(path: string, opts: { layers?: number[] }): Promise<LoadedModelDir> {
+  const file = await readGgufFile(path);
+  const { config, tokenizerJson, tokenizerConfig } = importGgufFiles(file);
+  const wanted = new Set(hfTensorNamesForLayers(config, opts.layers ?? Array.from({ length: config.numLayers }, (_, i) => i)));
+  const weights = weightsFromHfTensors(config, ggufHfTensors(file, config, (n) => wanted.has(n)), opts);
+  return { config, weights, tokenizerJson, tokenizerConfig };
 }
 
 /** Writes via a temporary file and rename, so readers never see a half-written file. */

@@ -5,6 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TextTokenizer } from '../tokenizer/textTokenizer';
+import { importGgufFiles, readGgufFile } from './ggufFile';
 
 async function readJson(path: string): Promise<unknown> {
   const text = await readFile(path, 'utf8');
@@ -20,10 +21,15 @@ function isNotFound(e: unknown): boolean {
 }
 
 /**
- * Loads `dir/tokenizer.json` (+ `dir/tokenizer_config.json` when present) as a TextTokenizer.
+ * Loads `dir/tokenizer.json` (+ `dir/tokenizer_config.json` when present) as a TextTokenizer;
+ * `dir` may also be a .gguf file, whose embedded tokenizer is converted.
  * @throws Error naming the expected path when tokenizer.json is missing, or what is wrong with it.
  */
 export async function loadTokenizerDir(dir: string): Promise<TextTokenizer> {
+  if (dir.endsWith('.gguf')) {
+    const { tokenizerJson, tokenizerConfig } = importGgufFiles(await readGgufFile(dir));
+    return new TextTokenizer(tokenizerJson, tokenizerConfig);
+  }
   const jsonPath = join(dir, 'tokenizer.json');
   let tokenizerJson: unknown;
   try {
