@@ -8,6 +8,9 @@ Subcommands:
   logits    --gguf F --prompts P --out O   P: JSON list of token-id lists; O: float32 logits of
             every prompt, concatenated (prompt-major, then position, then vocabulary)
   tokenize  --gguf F --strings S           S: JSON list of strings; prints a JSON list of id lists
+  make-gguf --out F --seed N [--types ...]  a random tiny llama GGUF written by gguf's GGUFWriter
+            (Q/K permuted as convert_hf_to_gguf.py does, byte-level tokenizer), for error-path and
+            tensor-type tests; --corrupt {none,arch,tokenizer,type} writes one defect on purpose
 """
 import argparse
 import json
@@ -124,6 +127,82 @@ def cmd_tokenize(args):
     sys.stdout.write(json.dumps(ids) + "\n")
 
 
+def permute(w, n_head):
+    """convert_hf_to_gguf.py's LlamaModel.permute."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def gpt2_byte_symbols():
+    """GPT-2's bytes_to_unicode: the 256 printable stand-ins byte-level BPE uses."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + list(range(ord("\xae"), ord("\xff") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for _, c in sorted(zip(bs, cs))]
+
+
+def cmd_make_gguf(args):
+    from gguf import GGMLQuantizationType as Q, GGUFWriter
+    from gguf.quants import quantize
+
+    rng = np.random.default_rng(args.seed)
+    hidden, heads, kv, inter, layers = 64, 4, 2, 96, 2
+    hd = hidden // heads
+    sym = gpt2_byte_symbols()
+    merges = ["\u0120 t", "h e", "\u0120t he", "i n", "e r"]
+    tokens = ["<|endoftext|>"] + sym + [m.replace(" ", "") for m in merges]
+    types = [3] + [1] * (len(tokens) - 1)
+    w = GGUFWriter(args.out, "gpt2" if args.corrupt == "arch" else "llama")
+    a = "llama"
+    w.add_uint32(f"{a}.block_count", layers)
+    w.add_uint32(f"{a}.context_length", 256)
+    w.add_uint32(f"{a}.embedding_length", hidden)
+    w.add_uint32(f"{a}.feed_forward_length", inter)
+    w.add_uint32(f"{a}.attention.head_count", heads)
+    w.add_uint32(f"{a}.attention.head_count_kv", kv)
+    w.add_float32(f"{a}.rope.freq_base", 10000.0)
+    w.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    w.add_string("tokenizer.ggml.model", "llama" if args.corrupt == "tokenizer" else "gpt2")
+    w.add_string("tokenizer.ggml.pre", "smollm")
+    w.add_array("tokenizer.ggml.tokens", tokens)
+    w.add_array("tokenizer.ggml.token_type", types)
+    w.add_array("tokenizer.ggml.merges", merges)
+    w.add_uint32("tokenizer.ggml.bos_token_id", 0)
+    w.add_uint32("tokenizer.ggml.eos_token_id", 0)
+    big, embed_type, norm_type = (getattr(Q, t) for t in args.types.split(","))
+
+    def put(name, arr, qtype):
+        arr = arr.astype(np.float32)
+        if qtype in (Q.F32,):
+            w.add_tensor(name, arr)
+        elif qtype == Q.F16:
+            w.add_tensor(name, arr.astype(np.float16))
+        else:
+            w.add_tensor(name, quantize(arr, qtype), raw_dtype=qtype)
+
+    V = len(tokens)
+    put("token_embd.weight", rng.standard_normal((V, hidden)) * 0.5, embed_type)
+    for i in range(layers):
+        p = f"blk.{i}."
+        put(p + "attn_norm.weight", 1 + 0.1 * rng.standard_normal(hidden), norm_type)
+        put(p + "ffn_norm.weight", 1 + 0.1 * rng.standard_normal(hidden), norm_type)
+        put(p + "attn_q.weight", permute(rng.standard_normal((heads * hd, hidden)) * 0.2, heads), big)
+        put(p + "attn_k.weight", permute(rng.standard_normal((kv * hd, hidden)) * 0.2, kv), big)
+        put(p + "attn_v.weight", rng.standard_normal((kv * hd, hidden)) * 0.2, big)
+        put(p + "attn_output.weight", rng.standard_normal((hidden, heads * hd)) * 0.2, big)
+        put(p + "ffn_gate.weight", rng.standard_normal((inter, hidden)) * 0.2, big)
+        put(p + "ffn_up.weight", rng.standard_normal((inter, hidden)) * 0.2, big)
+        put(p + "ffn_down.weight", rng.standard_normal((hidden, inter)) * 0.2, Q.Q5_K if args.corrupt == "type" and i == 1 else big)
+    put("output_norm.weight", 1 + 0.1 * rng.standard_normal(hidden), norm_type)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -134,8 +213,13 @@ def main():
     tk = sub.add_parser("tokenize")
     tk.add_argument("--gguf", required=True)
     tk.add_argument("--strings", required=True)
+    mk = sub.add_parser("make-gguf")
+    mk.add_argument("--out", required=True)
+    mk.add_argument("--seed", type=int, default=1)
+    mk.add_argument("--types", default="Q4_1,Q8_0,F32", help="projections,embedding,norms")
+    mk.add_argument("--corrupt", choices=["none", "arch", "tokenizer", "type"], default="none")
     args = ap.parse_args()
-    cmd_logits(args) if args.cmd == "logits" else cmd_tokenize(args)
+    {"logits": cmd_logits, "tokenize": cmd_tokenize, "make-gguf": cmd_make_gguf}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ export * from './tokenizer/textTokenizer';
 
 export * from './data/seededRandom';
 export * from './data/task';
+export * from './data/chatPrompt';
 export * from './data/brownText';
 export * from './data/partition';
 export * from './data/bigramModel';

@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type ConsoleMessage, type Page } from '@playwright/test';
 import { createServer, type InlineConfig, type Plugin, type ViteDevServer } from 'vite';
+import { serializeSafetensors, weightsToHfTensors } from '@fedllm/core';
+import { GGUF_WEIGHTS, loadModelDir } from '@fedllm/core/node';
 
 /** The repository root, with a trailing slash. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -15,11 +17,21 @@ export const CHROMIUM_ARGS = [
 ];
 
 /**
+ * model.safetensors (float32) of a directory that holds its weights as model.gguf, made once per
+ * server: the browser tools read safetensors, and this keeps them usable with imported models.
+ */
+function ggufAsSafetensors(root: string): () => Promise<Uint8Array> {
+  let made: Promise<Uint8Array> | undefined;
+  return () => (made ??= loadModelDir(root).then(({ config, weights }) => serializeSafetensors(weightsToHfTensors(config, weights))));
+}
+
+/**
  * Serves the files directly inside one model directory at /model/<file>: a single plain name
  * (no subdirectories, no `..`, no absolute paths); anything else is a 404.
  */
 function modelFiles(dir: string): Plugin {
   const root = resolve(dir);
+  const fromGguf = ggufAsSafetensors(root);
   return {
     name: 'model-files',
     configureServer(server) {
@@ -36,16 +48,27 @@ function modelFiles(dir: string): Plugin {
         }
         if (!/^\w[\w.-]*$/.test(name)) return notFound(JSON.stringify(name));
         const path = join(root, name);
-        stat(path).then(
-          (s) => {
-            if (!s.isFile()) return notFound(name);
-            res.setHeader('Content-Type', name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-            res.setHeader('Content-Length', String(s.size));
-            res.setHeader('Cache-Control', 'no-store');
-            createReadStream(path).on('error', next).pipe(res);
-          },
-          () => notFound(name),
-        );
+        const sendFile = () =>
+          stat(path).then(
+            (st) => {
+              if (!st.isFile()) return notFound(name);
+              res.setHeader('Content-Type', name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+              res.setHeader('Content-Length', String(st.size));
+              res.setHeader('Cache-Control', 'no-store');
+              createReadStream(path).on('error', next).pipe(res);
+            },
+            () => notFound(name),
+          );
+        if (name !== 'model.safetensors') return void sendFile();
+        void (async () => {
+          const own = await stat(path).catch(() => undefined);
+          const gguf = await stat(join(root, GGUF_WEIGHTS)).catch(() => undefined);
+          if (own || !gguf) return sendFile();
+          const bytes = await fromGguf();
+          res.setHeader('Content-Type', 'application/octet-stream');
+          res.setHeader('Content-Length', String(bytes.length));
+          res.end(bytes);
+        })().catch(next);
       });
     },
   };

@@ -1,6 +1,6 @@
 // npm run eval -- --model <dir> --task <spam|brown-genre|brown-lm> [--adapter <dir>] [--split test] [--limit N]
 // Prints the task metrics as one JSON line.
-import { bigramPerplexity, classificationAccuracy, lmPerplexity, type ClassificationMetrics, type PerplexityResult } from '@fedllm/core';
+import { bigramPerplexity, classificationAccuracy, lmPerplexity, taskForModel, type ClassificationMetrics, type PerplexityResult } from '@fedllm/core';
 import { brownPlainText, isTaskName, loadTask, TASK_NAMES } from '@fedllm/core/node';
 import { DEFAULT_MODEL_DIR } from './defaults';
 import { runCli, parseCliArgs, requireArg, positiveInt, UsageError } from './cliSupport';
@@ -34,7 +34,7 @@ await runCli(USAGE, async () => {
     const bigram = bigramPerplexity(trainDocs, evalDocs, sep, model.config.vocabSize);
     metrics = { ...ppl, bigramPerplexity: bigram.perplexity, bigramTokens: bigram.tokens };
   } else {
-    const task = loadTask(taskName);
+    const task = taskForModel(loadTask(taskName), tok);
     const examples = task[split].slice(0, limit);
     metrics = classificationAccuracy(model, tok, task, examples, { maxLen, lora: adapter, plan });
   }

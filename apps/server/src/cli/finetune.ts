@@ -4,6 +4,9 @@
 import {
   classificationAccuracy, completionBatch, cosineLr, createLoraAdapter, LORA_TARGETS, LoraTrainer, SeededRandom,
   type LoraTarget,
+  taskForModel,
+  isRunTask,
+  RUN_TASKS,
 } from '@fedllm/core';
 import { loadTask, saveAdapterDir } from '@fedllm/core/node';
 import { DEFAULT_MODEL_DIR } from './defaults';
@@ -19,7 +22,7 @@ await runCli(USAGE, async () => {
     targets: { type: 'string', default: 'q,k,v,o,gate,up,down' }, lr: { type: 'string' }, 'eval-limit': { type: 'string' },
     'max-len': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
   });
-  if (a.task !== 'spam' && a.task !== 'brown-genre') throw new UsageError(`--task must be spam or brown-genre (classification), got "${a.task}"`);
+  if (!isRunTask(a.task!)) throw new UsageError(`--task must be one of ${RUN_TASKS.join(', ')} (classification), got "${a.task}"`);
   const targets = a.targets!.split(',').map((s) => s.trim()) as LoraTarget[];
   for (const t of targets) if (!LORA_TARGETS.includes(t)) throw new UsageError(`unknown LoRA target "${t}"; valid: ${LORA_TARGETS.join(',')}`);
   const steps = positiveInt(a.steps, 100, 'steps');
@@ -35,7 +38,7 @@ await runCli(USAGE, async () => {
   const { model, tokenizer } = await loadForCli(a.model!, { needTokenizer: true });
   const tok = tokenizer!;
   const maxLen = positiveInt(a['max-len'], Math.min(128, model.config.maxPositionEmbeddings), 'max-len');
-  const task = loadTask(a.task);
+  const task = taskForModel(loadTask(a.task), tok);
   const testSet = task.test.slice(0, evalLimit);
   log(`model ${a.model}: ${model.config.numLayers} layers, hidden ${model.config.hiddenSize}; task ${task.name}: ${task.train.length} train, evaluating on ${testSet.length} test examples`);
   const before = classificationAccuracy(model, tok, task, testSet, { maxLen });

@@ -1,7 +1,7 @@
 // npm run swarm: a coordinator and N headless Chromium tabs with the given GPU budgets run one
 // federated job to the end; prints a table per round (accuracy, loss, each tab's plan, measured
 // peak vs budget, bytes up/down, time).
-import { STRATEGY_NAMES, type RunSettings } from '@fedllm/core';
+import { isRunTask, RUN_TASKS, STRATEGY_NAMES, type RunSettings } from '@fedllm/core';
 import { runSwarm } from '../swarm/swarmRunner';
 import { formatRoundTable } from '../swarm/roundTable';
 import { parseByteSize } from '../swarm/byteSize';
@@ -32,7 +32,7 @@ await runCli(USAGE, async () => {
     throw new UsageError(`--budgets: ${(e as Error).message}`);
   }
   const budgets = Array.from({ length: clients }, (_, i) => list[i % list.length]);
-  if (a.task !== 'spam' && a.task !== 'brown-genre') throw new UsageError(`--task must be spam or brown-genre, got "${a.task}"`);
+  if (!isRunTask(a.task!)) throw new UsageError(`--task must be one of ${RUN_TASKS.join(', ')}, got "${a.task}"`);
   const layerPick = a['layer-pick'];
   if (layerPick !== 'sample' && layerPick !== 'top') throw new UsageError(`--layer-pick must be sample or top, got "${layerPick}"`);
   const t0 = Date.now();

@@ -13,6 +13,7 @@ import { Server } from 'socket.io';
 import {
   ADMIN_NAMESPACE, fullPlan, parseRunSettings, ProtocolError, VOLUNTEER_NAMESPACE, type CoordinatorSnapshot, type RoundSummary,
   type ClientSnapshot, type LoraConfig, type ModelConfig, type ModelList, type RunSettings, parseModelDirChoice,
+  taskForModel,
 } from '@fedllm/core';
 import { loadTask, loadTokenizerDir } from '@fedllm/core/node';
 import { attachAdminNamespace, type AdminActions } from './adminEdge';
@@ -185,9 +186,10 @@ export class Coordinator {
     this.active = undefined;
     // From here tabs are served this run's model (its parts URLs carry its id, so no stale cache).
     this.current = model;
+    const tokenizer = await loadTokenizerDir(model.dir);
     const opened = await openRun({
       runId, settings, modelDir: model.dir, runsDir: this.o.runsDir, model: model.parts, store: this.store,
-      registry: this.registry, log: this.log, task: loadTask(settings.task), tokenizer: await loadTokenizerDir(model.dir),
+      registry: this.registry, log: this.log, tokenizer, task: taskForModel(loadTask(settings.task), tokenizer),
       tokenizerJson: model.parts.tokenizerJson,
       onRoundCommitted: (s: RoundSummary) => {
         this.io.of(ADMIN_NAMESPACE).emit('roundCommitted', { ...s, runId });

@@ -1,12 +1,13 @@
 // Worker thread that scores adapters on the task's held-out split with the CPU engine, so the
 // coordinator's event loop keeps answering sockets (heartbeats, hellos, updates) while it runs.
 import { parentPort, workerData } from 'node:worker_threads';
-import { classificationAccuracy, LlamaModel, loraFromPeft, parseSafetensors } from '@fedllm/core';
+import type { RunTask } from '@fedllm/core';
+import { classificationAccuracy, LlamaModel, loraFromPeft, parseSafetensors, taskForModel } from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
 
 export interface EvaluationWorkerInit {
   modelDir: string;
-  task: 'spam' | 'brown-genre';
+  task: RunTask;
   examples: number;
   maxLen: number;
 }
@@ -25,7 +26,7 @@ const init = workerData as EvaluationWorkerInit;
 const loaded = await loadModelDir(init.modelDir);
 const model = new LlamaModel(loaded.config, loaded.weights);
 const tok = await loadTokenizerDir(init.modelDir);
-const task = loadTask(init.task);
+const task = taskForModel(loadTask(init.task), tok);
 const examples = task.test.slice(0, init.examples);
 
 parentPort!.on('message', (req: EvaluationRequest) => {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LORA_TARGETS, parseHfConfig, STRATEGY_NAMES, WEIGHT_FORMATS, type ModelConfig } from '@fedllm/core';
+import { LORA_TARGETS, parseHfConfig, RUN_TASKS, STRATEGY_NAMES, WEIGHT_FORMATS, type ModelConfig } from '@fedllm/core';
 
 const partitionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('iid') }),
@@ -16,7 +16,7 @@ const partitionSchema = z.discriminatedUnion('kind', [
 const studySchema = z.object({
   /** Heading of this study in the report. */
   name: z.string().min(1),
-  task: z.enum(['spam', 'brown-genre']),
+  task: z.enum(RUN_TASKS),
   partition: partitionSchema,
   strategies: z.array(z.enum(STRATEGY_NAMES)).min(1),
   seeds: z.array(z.number().int().min(0)).min(1),

@@ -5,6 +5,7 @@
  */
 import {
   createStrategy, fullPlan, layerLossOnSkip, layerOutputCka, LlamaModel, parseRunSettings, planPeakBytes, type StrategyName,
+  taskForModel,
 } from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
 import { publicCalibrationBatches } from '../coordinator/publicCalibration';
@@ -39,7 +40,7 @@ export async function runSimulationJob(job: SimulationJob, log?: (m: string) => 
   const loaded = await loadModelDir(c.model);
   const cfg = loaded.config;
   const tok = await loadTokenizerDir(c.model);
-  const task = loadTask(study.task);
+  const task = taskForModel(loadTask(study.task), tok);
   const clientCount = c.tiers.reduce((a, t) => a + t.count, 0);
   const totalRounds = study.rounds ?? c.rounds;
   const localSteps = study.localSteps ?? c.localSteps;

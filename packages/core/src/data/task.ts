@@ -92,3 +92,13 @@ export function labelCompletion(labels: readonly string[], label: number): strin
   }
   return ` ${labels[label]}`;
 }
+
+/** SST-2 prompt: "Review: <sentence>\nIs this review positive or negative? Answer:". */
+export function sentimentPrompt(sentence: string): string {
+  return `Review: ${sentence}\nIs this review positive or negative? Answer:`;
+}
+
+/** AG News prompt: "<title>\n<description>\nTopic: world, sports, business or technology? Answer:". */
+export function newsTopicPrompt(text: string): string {
+  return `${truncateAtWord(text, GENRE_PASSAGE_CHARS)}\nTopic: world, sports, business or technology? Answer:`;
+}

@@ -1,6 +1,6 @@
 import type { LlamaWeights } from '../model/llamaWeights';
 import type { ModelConfig } from '../model/modelConfig';
-import { crossEntropy, softCrossEntropy, type CrossEntropyResult, type SoftCrossEntropyResult } from './crossEntropy';
+import { crossEntropy, IGNORE_INDEX, logProbAt, softCrossEntropy, type CrossEntropyResult, type SoftCrossEntropyResult } from './crossEntropy';
 import { layerBackward, layerForward, type LayerCache, type LayerContext, type LayerGrads } from './decoderLayer';
 import { allocLike, type FloatArray } from './floatArray';
 import { linearBackwardInput, linearBackwardWeight, linearForward } from './linear';
@@ -105,6 +105,24 @@ export class LlamaModel {
   logits(batch: TokenBatch, opts: RunOptions = {}): FloatArray {
     const s = this.forwardHidden(batch, opts);
     return this.lmHead(s.normed, batch.B * batch.T);
+  }
+
+  /**
+   * log p(target) at every position with a target (0 elsewhere), [B*T]. The LM head runs only on
+   * those positions: for classification scoring that is a few rows instead of B*T (with a 49k
+   * vocabulary the head costs as much as a dozen decoder layers per row).
+   */
+  targetLogProbs(batch: TokenBatch, opts: RunOptions = {}): Float64Array {
+    const s = this.forwardHidden(batch, opts);
+    const H = this.config.hiddenSize, V = this.config.vocabSize, M = batch.B * batch.T;
+    const rows: number[] = [];
+    for (let i = 0; i < M; i++) if (batch.targets[i] !== IGNORE_INDEX) rows.push(i);
+    const picked = allocLike(s.normed, rows.length * H);
+    rows.forEach((r, j) => picked.set(s.normed.subarray(r * H, (r + 1) * H), j * H));
+    const logits = this.lmHead(picked, rows.length);
+    const out = new Float64Array(M);
+    rows.forEach((r, j) => (out[r] = logProbAt(logits, j, V, batch.targets[r])));
+    return out;
   }
 
   /**

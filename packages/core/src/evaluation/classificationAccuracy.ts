@@ -1,7 +1,6 @@
 import type { TextTokenizer } from '../tokenizer/textTokenizer';
 import type { ClassificationExample, ClassificationTask } from '../data/task';
 import type { LlamaModel, RunOptions } from '../engine/llamaModel';
-import { logProbAt } from '../engine/crossEntropy';
 import { completionBatch, type PromptCompletion } from '../training/classificationBatch';
 
 export interface ClassificationMetrics {
@@ -32,19 +31,15 @@ export function classificationAccuracy(
     completions.forEach((completion, label) => rows.push({ prompt, completion, ex, label }));
   });
   const scores = examples.map(() => new Float64Array(task.labels.length));
-  const V = model.config.vocabSize;
   const bs = opts.batchSize ?? 16;
   const pad = tok.padId ?? tok.eosId ?? 0;
   for (let i = 0; i < rows.length; i += bs) {
     const chunk = rows.slice(i, i + bs);
     const batch = completionBatch(chunk, opts.maxLen, pad);
-    const logits = model.logits(batch, opts);
+    const logProbs = model.targetLogProbs(batch, opts);
     chunk.forEach((r, b) => {
       let s = 0;
-      for (let t = 0; t < batch.T; t++) {
-        const tgt = batch.targets[b * batch.T + t];
-        if (tgt !== -1) s += logProbAt(logits, b * batch.T + t, V, tgt);
-      }
+      for (let t = 0; t < batch.T; t++) s += logProbs[b * batch.T + t];
       scores[r.ex][r.label] = s;
     });
   }

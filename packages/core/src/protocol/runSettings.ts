@@ -10,7 +10,11 @@ import { ProtocolError, type Ack, type ProtocolErrorBody } from './federatedProt
 import type { RunHistory, RunHistoryEntry, RunHistoryRequest } from './adminHistory';
 import type { CreateRunRequest, ModelList } from './adminModels';
 
-export const RUN_TASKS = ['spam', 'brown-genre'] as const;
+export const RUN_TASKS = ['spam', 'brown-genre', 'sst2', 'agnews'] as const;
+export type RunTask = (typeof RUN_TASKS)[number];
+export function isRunTask(name: string): name is RunTask {
+  return (RUN_TASKS as readonly string[]).includes(name);
+}
 export const AGGREGATION_RULES = ['fedavg-factors', 'svd-product'] as const;
 export const PLAN_GRANULARITIES = ['layers', 'subblocks'] as const;
 export const LAYER_PICKS = ['top', 'sample'] as const;

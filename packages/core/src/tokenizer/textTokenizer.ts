@@ -106,6 +106,10 @@ export class TextTokenizer {
   readonly padId: number | undefined;
   /** Ids of all special tokens (added_tokens marked special). */
   readonly specialIds: ReadonlySet<number>;
+  /** tokenizer_config.json's Jinja chat_template (instruct models), when it has one. */
+  readonly chatTemplate: string | undefined;
+  /** bos/eos token texts from tokenizer_config.json, which chat templates may reference. */
+  readonly specialTokenTexts: { bos_token?: string; eos_token?: string };
 
   private readonly tokenizer: Tokenizer;
   private readonly cleanUpSpaces: boolean;
@@ -129,6 +133,8 @@ export class TextTokenizer {
     // The library defaults clean_up_tokenization_spaces to true, which rewrites " ." to "." and
     // breaks exact round-trips; only honour it when the config explicitly asks for it.
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
+    this.chatTemplate = typeof config.chat_template === 'string' ? config.chat_template : undefined;
+    this.specialTokenTexts = { bos_token: configTokenText(config, 'bos_token'), eos_token: configTokenText(config, 'eos_token') };
 
     let maxId = -1;
     for (const id of this.tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
