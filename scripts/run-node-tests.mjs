@@ -4,7 +4,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const roots = ['packages', 'apps'];
+// --unit: packages only (the core library's unit tests, about a minute); no server, browser or swarm.
+const unit = process.argv.includes('--unit');
+const roots = unit ? ['packages'] : ['packages', 'apps'];
 const files = [];
 function walk(dir) {
   for (const name of readdirSync(dir)) {
@@ -15,7 +17,7 @@ function walk(dir) {
   }
 }
 for (const r of roots) walk(r);
-const filter = process.argv.slice(2);
+const filter = process.argv.slice(2).filter((a) => a !== '--unit');
 const selected = filter.length ? files.filter((f) => filter.some((s) => f.includes(s))) : files;
 if (selected.length === 0) {
   console.error('no test files matched');

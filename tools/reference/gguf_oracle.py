@@ -195,7 +195,10 @@ def cmd_make_gguf(args):
         put(p + "attn_output.weight", rng.standard_normal((hidden, heads * hd)) * 0.2, big)
         put(p + "ffn_gate.weight", rng.standard_normal((inter, hidden)) * 0.2, big)
         put(p + "ffn_up.weight", rng.standard_normal((inter, hidden)) * 0.2, big)
-        put(p + "ffn_down.weight", rng.standard_normal((hidden, inter)) * 0.2, Q.Q5_K if args.corrupt == "type" and i == 1 else big)
+        if args.corrupt == "type" and i == 1:  # a K-quant block (256 values, 176 bytes) we do not read
+            w.add_tensor(p + "ffn_down.weight", np.zeros((hidden, 176), dtype=np.uint8), raw_dtype=Q.Q5_K)
+        else:
+            put(p + "ffn_down.weight", rng.standard_normal((hidden, inter)) * 0.2, big)
     put("output_norm.weight", 1 + 0.1 * rng.standard_normal(hidden), norm_type)
     w.write_header_to_file()
     w.write_kv_data_to_file()

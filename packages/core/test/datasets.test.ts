@@ -16,9 +16,9 @@ const key = (e: ClassificationExample) => `${e.label}\u0000${e.text}`;
 const normalize = (s: string) => s.replace(/\s+/g, ' ');
 
 test('TASK_NAMES and unknown names', () => {
-  assert.deepEqual([...TASK_NAMES], ['spam', 'brown-genre', 'brown-lm']);
+  assert.deepEqual([...TASK_NAMES], ['spam', 'brown-genre', 'brown-lm', 'sst2', 'agnews']);
   assert.ok(isTaskName('spam') && !isTaskName('mnist'));
-  assert.throws(() => loadTask('mnist' as TaskName), /unknown task "mnist"; valid tasks: spam, brown-genre, brown-lm/);
+  assert.throws(() => loadTask('mnist' as TaskName), /unknown task "mnist"; valid tasks: spam, brown-genre, brown-lm, sst2, agnews/);
   assert.throws(() => brownPlainText('dev' as 'train'), /unknown split/);
 });
 
@@ -142,4 +142,23 @@ test('brown-genre: passages of ~400 chars, prompt format', () => {
   const prompt = task.prompt(task.validation[0].text);
   assert.ok(prompt.endsWith('\nGenre:'));
   assert.ok(!/\/[a-z]+(?:-[a-z]+)?\s/.test(task.train[0].text), 'tags must be stripped');
+});
+
+test('sst2 keeps its official splits; agnews is split 80/10/10 per class, stably and without overlap', () => {
+  const sst2 = loadTask('sst2');
+  assert.deepEqual([sst2.train.length, sst2.validation.length, sst2.test.length], [6920, 872, 1821]);
+  assert.deepEqual(sst2.labels, ['negative', 'positive']);
+  assert.equal(sst2.test.filter((e) => e.label === 1).length, 909);
+  const news = loadTask('agnews');
+  assert.deepEqual([news.train.length, news.validation.length, news.test.length], [6080, 760, 760]);
+  for (const split of [news.train, news.validation, news.test]) {
+    const perClass = [0, 1, 2, 3].map((c) => split.filter((e) => e.label === c).length);
+    assert.ok(perClass.every((n) => n === split.length / 4), `balanced: ${perClass}`);
+  }
+  const trainTexts = new Set(news.train.map(key));
+  assert.ok(news.test.every((e) => !trainTexts.has(key(e))), 'no test row in train');
+  assert.deepEqual(loadTask('agnews', { seed: 5 }).test.map(key).sort(), news.test.map(key).sort(), 'membership does not depend on the seed');
+  assert.ok(!/#\d+;|\\/.test(news.train.map((e) => e.text).join(' ')), 'entities and backslash line breaks are cleaned');
+  assert.match(news.prompt(news.test[0].text), /\nTopic: world, sports, business or technology\? Answer:$/);
+  assert.equal(sst2.completion(1), ' positive');
 });

@@ -283,7 +283,7 @@ test('modelDir: clear errors for a missing directory or files', async () => {
     await writeFile(join(dir, 'config.json'), '{"broken"');
     await rejectsDir(loadModelDir(dir), /config\.json is not valid JSON/);
     await writeFile(join(dir, 'config.json'), JSON.stringify(toHfConfig(base)));
-    await rejectsDir(loadModelDir(dir), /has neither model\.safetensors nor model\.safetensors\.index\.json$/);
+    await rejectsDir(loadModelDir(dir), /has none of model\.safetensors, model\.safetensors\.index\.json, model\.gguf$/);
     await writeFile(join(dir, 'pytorch_model.bin'), 'x');
     await rejectsDir(loadModelDir(dir), /PyTorch \.bin checkpoints are not supported/);
   });

@@ -30,10 +30,15 @@ export async function readGgufFile(path: string): Promise<GgufFile> {
   }
   if (!parsed.littleEndian) throw new GgufError(`${path} is a big-endian GGUF; only little-endian files are supported`);
   const bytes = new Uint8Array(await readFile(path));
+  // The header reader does not bound its reads by the file size: a cut header parses as zeros.
+  const dataStart = Number(parsed.tensorDataOffset);
+  if (!(dataStart <= bytes.length) || parsed.tensorInfoByteRange[1] > bytes.length) {
+    throw new GgufError(`${path} is truncated: its header runs to byte ${Math.max(dataStart, parsed.tensorInfoByteRange[1])}, the file has ${bytes.length}`);
+  }
   try {
     const tensors = ggufTensorTable(
       parsed.tensorInfos.map((t) => ({ name: t.name, shape: t.shape, type: t.dtype, relativeOffset: t.offset })),
-      Number(parsed.tensorDataOffset),
+      dataStart,
       bytes.length,
     );
     return { path, contents: { metadata: parsed.metadata as Record<string, unknown>, tensors }, bytes };

@@ -74,11 +74,25 @@ function normalizeTokenizerJson(json: unknown): JsonObject {
   return {
     ...json,
     normalizer: json.normalizer ?? null,
-    pre_tokenizer: json.pre_tokenizer ?? null,
+    pre_tokenizer: withUnicodeDigits(json.pre_tokenizer ?? null),
     post_processor: json.post_processor ?? null,
     decoder: json.decoder ?? null,
     added_tokens: addedTokens,
   };
+}
+
+/**
+ * The Rust tokenizers' Digits pre-tokenizer splits on every Unicode number (char::is_numeric:
+ * Nd, Nl, No); the JS library's matches ASCII \d only, so "½" or Arabic-Indic digits tokenize
+ * differently. An isolating Split on \p{N} is what Rust does, in a form both libraries agree on.
+ */
+function withUnicodeDigits(pre: unknown): unknown {
+  if (!isObject(pre)) return pre;
+  if (pre.type === 'Digits') {
+    return { type: 'Split', pattern: { Regex: pre.individual_digits === true ? '\\p{N}' : '\\p{N}+' }, behavior: 'Isolated', invert: false };
+  }
+  if (pre.type === 'Sequence' && Array.isArray(pre.pretokenizers)) return { ...pre, pretokenizers: pre.pretokenizers.map(withUnicodeDigits) };
+  return pre;
 }
 
 /** tokenizer_config.json special tokens are either "text" or {content: "text", ...}. */
