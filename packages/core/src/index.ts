@@ -13,6 +13,9 @@ export * from './model/gguf/ggufContents';
 export * from './model/gguf/ggufLlamaConfig';
 export * from './model/gguf/ggufLlamaTensors';
 export * from './model/gguf/ggufTokenizer';
+export * from './model/gguf/ggufPacked';
+export * from './model/gguf/parseGgufBytes';
+export * from './model/gguf/ggufPackedWeights';
 
 export * from './tokenizer/bpeTrainer';
 export * from './tokenizer/textTokenizer';

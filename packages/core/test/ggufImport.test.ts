@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dequantizeGgml, GGML_TYPE, GgufError, LlamaModel, unpermuteRotaryRows } from '../src/index';
-import { loadModelDir, loadTokenizerDir, readGgufFile } from '../src/node/index';
+import { dequantizeGgml, dequantizeWeights, GGML_TYPE, GgufError, ggufQuantizedWeights, LlamaModel, PROJECTION_WEIGHTS, unpermuteRotaryRows } from '../src/index';
+import { importGgufFiles, loadModelDir, loadTokenizerDir, readGgufFile } from '../src/node/index';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const oracle = join(repoRoot, 'tools', 'reference', 'gguf_oracle.py');
@@ -124,4 +124,24 @@ test('unpermuteRotaryRows inverts the interleaving of rotary pairs per head', ()
   const permuted = Float32Array.from([0, 2, 1, 3, 10, 12, 11, 13]);
   assert.deepEqual(Array.from(unpermuteRotaryRows(permuted, 2, 1)), Array.from(hf));
   assert.throws(() => unpermuteRotaryRows(new Float32Array(6), 2, 1), /rotary permutation/);
+});
+
+test('Q4_1 projections re-packed for the GPU (q4_1) decode to exactly the imported floats', async () => {
+  const path = makeGguf('packed.gguf', ['--types', 'Q4_1,Q8_0,F32', '--seed', '9']);
+  const file = await readGgufFile(path);
+  const { config } = importGgufFiles(file);
+  const plan = { layers: [{ index: 1, attention: true, mlp: true }] };
+  const packed = ggufQuantizedWeights(file, config, plan);
+  assert.equal(packed.format, 'q4_1');
+  const { weights } = await loadModelDir(path);
+  const decoded = dequantizeWeights(packed).layers[1]!;
+  for (const name of PROJECTION_WEIGHTS) {
+    assert.equal(packed.layers[1]![name].format, 'q4_1');
+    // 20 bytes per 32 values in the file; the packed matrix holds 4 words + 2 floats per 32 values: 24 bytes.
+    assert.equal(packed.layers[1]![name].words.length * 4 + packed.layers[1]![name].scales.length * 4, (weights.layers[1]![name].data.length / 32) * 24);
+    assert.deepEqual(decoded[name].data, weights.layers[1]![name].data, name);
+  }
+  assert.equal(packed.layers[0], undefined);
+  const f16 = await readGgufFile(makeGguf('f16.gguf', ['--types', 'F16,F16,F32']));
+  assert.throws(() => ggufQuantizedWeights(f16, config, plan), /is F16; only Q4_1 stays packed/);
 });

@@ -26,7 +26,7 @@ const TILE = 4;
 const WG = 8;
 
 /**
- * Matmuls against a packed int8 / int4 weight W [N, K], dequantized in registers:
+ * Matmuls against a packed int8 / int4 / q4_1 weight W [N, K], dequantized in registers:
  *   forward:   C[M,N] (+)= A[M,K] · deq(W)ᵀ     inputGrad: C[M,K] (+)= A[M,N] · deq(W)
  * The frozen projections of a quantized base need only these two (their weight gradient is
  * never formed; LoRA's products stay on the float matmul).
@@ -43,7 +43,7 @@ export class DequantMatmulKernels {
     a: Bindable, w: PackedWeightBuffers, c: Bindable,
   ): Promise<Dispatch> {
     requirePositiveInts('dequantMatmul', { M: s.M, N: s.N, K: s.K });
-    if (s.format !== 'int8' && s.format !== 'int4') throw new RangeError(`dequantMatmul: format must be int8 or int4, got "${s.format}"`);
+    if (s.format !== 'int8' && s.format !== 'int4' && s.format !== 'q4_1') throw new RangeError(`dequantMatmul: format must be int8, int4 or q4_1, got "${s.format}"`);
     if (product !== 'forward' && product !== 'inputGrad') throw new RangeError(`dequantMatmul: unknown product "${product}"`);
     const l = quantizedLayout(s.N, s.K, s.format);
     const fwd = product === 'forward';
@@ -58,7 +58,7 @@ export class DequantMatmulKernels {
     }
     const data = new Uint32Array([s.M, s.N, s.K, l.wordsPerRow, l.wordsPerGroup, l.groupsPerRow, 0, 0]);
     const uniform = uniformBuffer(this.device, ledger, `uniform.${label}`, data.buffer);
-    const pipeline = await this.cache.get(product, { BITS: s.format === 'int8' ? 8 : 4, ACCUMULATE: +accumulate });
+    const pipeline = await this.cache.get(product, { BITS: s.format === 'int8' ? 8 : 4, ACCUMULATE: +accumulate, AFFINE: +(s.format === 'q4_1') });
     const bindGroup = this.device.createBindGroup({
       label,
       layout: pipeline.getBindGroupLayout(0),

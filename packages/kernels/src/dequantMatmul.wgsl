@@ -9,9 +9,14 @@
 // never straddles two groups, so each word needs one scale.
 // Row padding decodes to 0 (zero bytes / nibbles of 8), so a row's last word is read whole and
 // its surplus lanes are multiplied by clamped (valid, finite) inputs: no branch in the inner loop.
+//
+// AFFINE (BITS = 4, GGUF's Q4_1 re-packed): x = d·q + m with raw nibbles q, S holding (d, m) per
+// group. Written as d·(q - 8) + (m + 8d), the symmetric decoding serves both: a group's sum is
+// d·Σ a·(q - 8) + (m + 8d)·Σ a. Affine rows are whole groups, so there is no padding to cancel.
 
 override BITS: u32 = 8u;
 override ACCUMULATE: bool = false;
+override AFFINE: bool = false;
 
 struct Dims {
   M: u32,
@@ -60,6 +65,18 @@ fn wordDot(lo: vec4<f32>, hi: vec4<f32>, w: u32) -> f32 {
   return dot(lo, int4lo(w)) + dot(hi, int4hi(w));
 }
 
+/** The scale of (row n, group g). */
+fn scaleAt(n: u32, g: u32) -> f32 {
+  if (AFFINE) { return S[2u * (n * dims.groupsPerRow + g)]; }
+  return S[n * dims.groupsPerRow + g];
+}
+
+/** The per-group constant added to every value: m + 8d for AFFINE (see above), else 0. */
+fn offsetAt(n: u32, g: u32) -> f32 {
+  if (AFFINE) { return S[2u * (n * dims.groupsPerRow + g) + 1u] + 8.0 * S[2u * (n * dims.groupsPerRow + g)]; }
+  return 0.0;
+}
+
 fn store(idx: u32, v: f32) {
   if (ACCUMULATE) { C[idx] = C[idx] + v; } else { C[idx] = v; }
 }
@@ -89,6 +106,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
+    var xs = vec4<f32>(0.0); // Σ of each row's inputs over the group (AFFINE only)
     for (var w = wBegin; w < wEnd; w++) {
       let k0 = w * vpw;
       let w0 = W[j0 * wr + w]; let w1 = W[j1 * wr + w]; let w2 = W[j2 * wr + w]; let w3 = W[j3 * wr + w];
@@ -101,12 +119,23 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
       a1 += vec4<f32>(wordDot(x1, h1, w0), wordDot(x1, h1, w1), wordDot(x1, h1, w2), wordDot(x1, h1, w3));
       a2 += vec4<f32>(wordDot(x2, h2, w0), wordDot(x2, h2, w1), wordDot(x2, h2, w2), wordDot(x2, h2, w3));
       a3 += vec4<f32>(wordDot(x3, h3, w0), wordDot(x3, h3, w1), wordDot(x3, h3, w2), wordDot(x3, h3, w3));
+      if (AFFINE) {
+        let one = vec4<f32>(1.0);
+        xs += vec4<f32>(dot(x0 + h0, one), dot(x1 + h1, one), dot(x2 + h2, one), dot(x3 + h3, one));
+      }
     }
-    let s = vec4<f32>(S[j0 * G + g], S[j1 * G + g], S[j2 * G + g], S[j3 * G + g]);
+    let s = vec4<f32>(scaleAt(j0, g), scaleAt(j1, g), scaleAt(j2, g), scaleAt(j3, g));
     c0 = fma(a0, s, c0);
     c1 = fma(a1, s, c1);
     c2 = fma(a2, s, c2);
     c3 = fma(a3, s, c3);
+    if (AFFINE) {
+      let o = vec4<f32>(offsetAt(j0, g), offsetAt(j1, g), offsetAt(j2, g), offsetAt(j3, g));
+      c0 = fma(vec4<f32>(xs.x), o, c0);
+      c1 = fma(vec4<f32>(xs.y), o, c1);
+      c2 = fma(vec4<f32>(xs.z), o, c2);
+      c3 = fma(vec4<f32>(xs.w), o, c3);
+    }
   }
   let rows = array<vec4<f32>, 4>(c0, c1, c2, c3);
   for (var di = 0u; di < 4u; di++) {
@@ -135,9 +164,12 @@ fn inputGrad(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = w / dims.wordsPerGroup;
   var l0 = vec4<f32>(0.0); var l1 = vec4<f32>(0.0); var l2 = vec4<f32>(0.0); var l3 = vec4<f32>(0.0);
   var h0 = vec4<f32>(0.0); var h1 = vec4<f32>(0.0); var h2 = vec4<f32>(0.0); var h3 = vec4<f32>(0.0);
+  var off = vec4<f32>(0.0); // Σ_n dY[i, n]·(m + 8d) of the word's group (AFFINE only), shared by its columns
   for (var n = 0u; n < N; n++) {
     let word = W[n * wr + w];
-    let dy = vec4<f32>(A[i0 * N + n], A[i1 * N + n], A[i2 * N + n], A[i3 * N + n]) * S[n * G + g];
+    let dyRaw = vec4<f32>(A[i0 * N + n], A[i1 * N + n], A[i2 * N + n], A[i3 * N + n]);
+    if (AFFINE) { off = fma(dyRaw, vec4<f32>(offsetAt(n, g)), off); }
+    let dy = dyRaw * scaleAt(n, g);
     if (BITS == 8u) {
       let q = int8x4(word);
       l0 = fma(vec4<f32>(dy.x), q, l0); l1 = fma(vec4<f32>(dy.y), q, l1);
@@ -160,8 +192,8 @@ fn inputGrad(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var t = 0u; t < valuesPerWord(); t++) {
       let k = k0 + t;
       if (k >= dims.K) { break; }
-      var v = 0.0;
-      if (t < 4u) { v = lo[di][t]; } else { v = hi[di][t - 4u]; }
+      var v = off[di];
+      if (t < 4u) { v += lo[di][t]; } else { v += hi[di][t - 4u]; }
       store(i * dims.K + k, v);
     }
   }

@@ -8,7 +8,7 @@ test.beforeEach(async ({ page }) => {
   await page.waitForFunction(() => 'kernelHarness' in globalThis);
 });
 
-test('dequantizing matmuls (int8, int4; forward and input gradient) match dequantize + matmul on the CPU', async ({ page }) => {
+test('dequantizing matmuls (int8, int4, q4_1; forward and input gradient) match dequantize + matmul on the CPU', async ({ page }) => {
   const cases: DequantMatmulCase[] = [];
   let seed = 1;
   // K = 70: not a multiple of 4, 8 or 32 (int4's last group has 6 columns, rows end mid-word);
@@ -18,6 +18,10 @@ test('dequantizing matmuls (int8, int4; forward and input gradient) match dequan
     for (const [f, format] of (['int8', 'int4'] as const).entries()) for (const product of ['forward', 'inputGrad'] as const) {
       cases.push({ M, N, K, format, product, accumulate: (s + f) % 2 === 1, seed: seed++ });
     }
+  }
+  // q4_1 (affine, GGUF's Q4_1): rows are whole groups of 32.
+  for (const [s, [M, K, N]] of [[37, 160, 45], [1, 32, 1], [16, 64, 8], [9, 96, 40]].entries()) {
+    for (const product of ['forward', 'inputGrad'] as const) cases.push({ M, N, K, format: 'q4_1', product, accumulate: s % 2 === 1, seed: seed++ });
   }
   const results = await page.evaluate((c) => kernelHarness.dequantMatmul(c), cases);
   expect(results).toHaveLength(cases.length);

@@ -18,13 +18,17 @@ import { HfWeightsError, weightsFromHfTensors } from './hfWeights';
  *   q in [-7, 7] stored as q + 8 in a nibble, 8 per word, column j in nibble j % 8 (bits 4·(j%8)).
  *   The last group of a row may be partial. Padding nibbles are 8, so padding decodes to 0 too.
  *
+ * - 'q4_1': affine, GGUF's Q4_1 re-packed exactly: per (row, group of 32 columns) a scale d and a
+ *   minimum m, x = d·q + m with q in [0, 15] stored as is, in int4's nibble order. Scales hold
+ *   (d, m) pairs. Columns must be whole groups (GGUF rows always are), so there is no padding.
+ *
  * Padding that decodes to 0 lets the GPU kernels read whole words at a row's end and multiply
  * the surplus by any finite input without a branch. Dequantization is q·scale in float32
  * (Math.fround), exactly what the WGSL kernels compute per element.
  */
-export type WeightFormat = 'f32' | 'int8' | 'int4';
+export type WeightFormat = 'f32' | 'int8' | 'int4' | 'q4_1';
 
-export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'int8', 'int4'];
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'int8', 'int4', 'q4_1'];
 
 /**
  * Columns per int4 scale. 32 is the common choice for 4-bit LLM weights (GGML's Q4_0, AWQ/GPTQ
@@ -40,7 +44,7 @@ export interface QuantizedMatrix {
   cols: number;
   /** rows × wordsPerRow packed values (see WeightFormat). */
   words: Uint32Array;
-  /** rows × groupsPerRow scales, row-major (empty for 'f32'). */
+  /** rows × groupsPerRow scales, row-major (empty for 'f32'; (d, m) pairs for 'q4_1'). */
   scales: Float32Array;
   /** Columns per scale: cols for 'int8' (and 'f32'), INT4_GROUP_SIZE for 'int4'. */
   groupSize: number;
@@ -62,13 +66,18 @@ export function quantizedLayout(rows: number, cols: number, format: WeightFormat
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(cols) || cols < 1) {
     throw new RangeError(`quantized matrix: rows and cols must be positive integers, got ${rows} x ${cols}`);
   }
-  const valuesPerWord = { f32: 1, int8: 4, int4: 8 }[format];
+  const valuesPerWord = { f32: 1, int8: 4, int4: 8, q4_1: 8 }[format];
   if (!valuesPerWord) throw new RangeError(`unknown weight format "${format}"`);
+  const grouped = format === 'int4' || format === 'q4_1';
+  if (format === 'q4_1' && cols % INT4_GROUP_SIZE !== 0) {
+    throw new RangeError(`q4_1 matrices need whole groups of ${INT4_GROUP_SIZE} columns, got ${cols}`);
+  }
   const wordsPerRow = Math.ceil(cols / valuesPerWord);
-  const groupSize = format === 'int4' ? INT4_GROUP_SIZE : cols;
+  const groupSize = grouped ? INT4_GROUP_SIZE : cols;
   const groupsPerRow = format === 'f32' ? 0 : Math.ceil(cols / groupSize);
-  const wordsPerGroup = format === 'int4' ? INT4_GROUP_SIZE / valuesPerWord : wordsPerRow;
-  return { valuesPerWord, wordsPerRow, groupSize, groupsPerRow, wordsPerGroup, words: rows * wordsPerRow, scales: rows * groupsPerRow };
+  const wordsPerGroup = grouped ? INT4_GROUP_SIZE / valuesPerWord : wordsPerRow;
+  const scalesPerGroup = format === 'q4_1' ? 2 : 1;
+  return { valuesPerWord, wordsPerRow, groupSize, groupsPerRow, wordsPerGroup, words: rows * wordsPerRow, scales: rows * groupsPerRow * scalesPerGroup };
 }
 
 /** Exact bytes of a packed [rows, cols] matrix: its words plus its scales. */
@@ -79,6 +88,28 @@ export function quantizedMatrixBytes(rows: number, cols: number, format: WeightF
 
 const QMAX = { int8: 127, int4: 7 } as const;
 
+/** ggml's quantize_row_q4_1 per group (d = (max - min) / 15, m = min), in float32. */
+function quantizeAffine4(data: Float32Array, rows: number, cols: number, l: QuantizedLayout): QuantizedMatrix {
+  const words = new Uint32Array(l.words), scales = new Float32Array(l.scales);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < l.groupsPerRow; g++) {
+      const c0 = r * cols + g * l.groupSize;
+      let min = Infinity, max = -Infinity;
+      for (let c = 0; c < l.groupSize; c++) (min = Math.min(min, data[c0 + c])), (max = Math.max(max, data[c0 + c]));
+      const d = Math.fround((max - min) / 15);
+      const at = 2 * (r * l.groupsPerRow + g);
+      scales[at] = d;
+      scales[at + 1] = min;
+      for (let c = 0; c < l.groupSize; c++) {
+        const q = d > 0 ? Math.max(0, Math.min(15, Math.round((data[c0 + c] - min) / d))) : 0;
+        const w = r * l.wordsPerRow + g * l.wordsPerGroup + (c >> 3);
+        words[w] = (words[w] | (q << (4 * (c & 7)))) >>> 0;
+      }
+    }
+  }
+  return { format: 'q4_1', rows, cols, words, scales, groupSize: l.groupSize };
+}
+
 export function quantizeMatrix(data: Float32Array, rows: number, cols: number, format: WeightFormat): QuantizedMatrix {
   const l = quantizedLayout(rows, cols, format);
   if (data.length !== rows * cols) throw new RangeError(`quantizeMatrix: ${data.length} values for a ${rows} x ${cols} matrix`);
@@ -88,6 +119,7 @@ export function quantizeMatrix(data: Float32Array, rows: number, cols: number, f
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) throw new RangeError(`quantizeMatrix: value ${data[i]} at index ${i} is not finite`);
   }
+  if (format === 'q4_1') return quantizeAffine4(data, rows, cols, l);
   const qmax = QMAX[format], bits = format === 'int8' ? 8 : 4, offset = format === 'int4' ? 8 : 0;
   const words = new Uint32Array(l.words), scales = new Float32Array(l.scales);
   if (format === 'int4') words.fill(0x88888888); // padding nibbles decode to 0
@@ -116,7 +148,8 @@ export function quantizeMatrix(data: Float32Array, rows: number, cols: number, f
 function storedValue(q: QuantizedMatrix, l: QuantizedLayout, r: number, c: number): number {
   const word = q.words[r * l.wordsPerRow + Math.floor(c / l.valuesPerWord)];
   if (q.format === 'int8') return (word << (24 - 8 * (c % 4))) >> 24; // sign-extend the byte
-  return ((word >>> (4 * (c % 8))) & 0xf) - 8;
+  const nibble = (word >>> (4 * (c % 8))) & 0xf;
+  return q.format === 'q4_1' ? nibble : nibble - 8;
 }
 
 export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
@@ -126,6 +159,15 @@ export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
   }
   if (q.format === 'f32') return new Float32Array(q.words.slice().buffer);
   const out = new Float32Array(q.rows * q.cols);
+  if (q.format === 'q4_1') {
+    for (let r = 0; r < q.rows; r++) {
+      for (let c = 0; c < q.cols; c++) {
+        const at = 2 * (r * l.groupsPerRow + Math.floor(c / l.groupSize));
+        out[r * q.cols + c] = q.scales[at] * storedValue(q, l, r, c) + q.scales[at + 1];
+      }
+    }
+    return out;
+  }
   for (let r = 0; r < q.rows; r++) {
     for (let c = 0; c < q.cols; c++) {
       out[r * q.cols + c] = storedValue(q, l, r, c) * q.scales[r * l.groupsPerRow + Math.floor(c / l.groupSize)];

@@ -1,50 +1,23 @@
 /**
- * Reading GGUF files on Node: the header, metadata and tensor table through @huggingface/gguf,
- * the tensor data by us (ggufTensorTable checks every range; ../model/gguf dequantizes).
+ * GGUF files on Node: read whole, parsed by ../model/gguf (header through @huggingface/gguf,
+ * tensor data by us), and turned into model-directory files or weights.
  */
-import { gguf } from '@huggingface/gguf';
 import { readFile, stat } from 'node:fs/promises';
 import { parseHfConfig } from '../model/hfConfig';
 import type { ModelConfig } from '../model/modelConfig';
 import type { Tensor } from '../model/tensor';
-import { GgufError, ggufTensorTable, type GgufContents } from '../model/gguf/ggufContents';
+import { GgufError } from '../model/gguf/ggufContents';
+import { parseGgufBytes, type GgufFile } from '../model/gguf/parseGgufBytes';
+export type { GgufFile } from '../model/gguf/parseGgufBytes';
 import { hfConfigFromGguf } from '../model/gguf/ggufLlamaConfig';
 import { hfTensorsFromGguf } from '../model/gguf/ggufLlamaTensors';
 import { tokenizerFilesFromGguf } from '../model/gguf/ggufTokenizer';
-
-export interface GgufFile {
-  path: string;
-  contents: GgufContents;
-  bytes: Uint8Array;
-}
 
 /** Reads and validates a GGUF file. @throws GgufError naming the file and what is wrong. */
 export async function readGgufFile(path: string): Promise<GgufFile> {
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) throw new GgufError(`${path} does not exist or is not a file`);
-  let parsed: Awaited<ReturnType<typeof gguf>>;
-  try {
-    parsed = await gguf(path, { allowLocalFile: true });
-  } catch (e) {
-    throw new GgufError(`${path} is not a readable GGUF file: ${(e as Error).message}`, { cause: e });
-  }
-  if (!parsed.littleEndian) throw new GgufError(`${path} is a big-endian GGUF; only little-endian files are supported`);
-  const bytes = new Uint8Array(await readFile(path));
-  // The header reader does not bound its reads by the file size: a cut header parses as zeros.
-  const dataStart = Number(parsed.tensorDataOffset);
-  if (!(dataStart <= bytes.length) || parsed.tensorInfoByteRange[1] > bytes.length) {
-    throw new GgufError(`${path} is truncated: its header runs to byte ${Math.max(dataStart, parsed.tensorInfoByteRange[1])}, the file has ${bytes.length}`);
-  }
-  try {
-    const tensors = ggufTensorTable(
-      parsed.tensorInfos.map((t) => ({ name: t.name, shape: t.shape, type: t.dtype, relativeOffset: t.offset })),
-      dataStart,
-      bytes.length,
-    );
-    return { path, contents: { metadata: parsed.metadata as Record<string, unknown>, tensors }, bytes };
-  } catch (e) {
-    throw new GgufError(`${path}: ${(e as Error).message}`, { cause: e });
-  }
+  return parseGgufBytes(new Uint8Array(await readFile(path)), path);
 }
 
 /** HF-named float32 tensors of a GGUF llama model (those passing `include`). */

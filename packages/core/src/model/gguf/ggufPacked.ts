@@ -1,0 +1,64 @@
+/**
+ * GGUF Q4_1 tensors as the project's packed 'q4_1' QuantizedMatrix, exactly: the f16 scale and
+ * minimum of each 32-value block become float32 (no rounding), the nibbles move into int4's order
+ * (column c in nibble c % 8 of word c / 8; GGUF keeps columns j and j + 16 in one byte). No float
+ * image of the weight is made. Q and K rows are un-permuted as whole packed rows.
+ */
+import { f16BitsToF32 } from '../halfFloat';
+import { quantizedLayout, type QuantizedMatrix } from '../weightQuantization';
+import { GGML_TYPE, ggmlTypeName } from './ggmlTypes';
+import { GgufError, type GgufTensorInfo } from './ggufContents';
+
+const BLOCK_BYTES = 20;
+
+export function packQ4_1Blocks(bytes: Uint8Array, rows: number, cols: number): QuantizedMatrix {
+  const l = quantizedLayout(rows, cols, 'q4_1');
+  const blocks = rows * l.groupsPerRow;
+  if (bytes.length !== blocks * BLOCK_BYTES) throw new GgufError(`Q4_1 data of ${rows} x ${cols} needs ${blocks * BLOCK_BYTES} bytes, got ${bytes.length}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const words = new Uint32Array(l.words), scales = new Float32Array(l.scales);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * BLOCK_BYTES;
+    scales[2 * b] = f16BitsToF32(view.getUint16(at, true));
+    scales[2 * b + 1] = f16BitsToF32(view.getUint16(at + 2, true));
+    // Blocks run along the row, so block b's four words are words 4b .. 4b + 3.
+    for (let c = 0; c < 32; c++) {
+      const byte = bytes[at + 4 + (c & 15)];
+      const q = c < 16 ? byte & 15 : byte >> 4;
+      words[4 * b + (c >> 3)] |= q << (4 * (c & 7));
+    }
+  }
+  return { format: 'q4_1', rows, cols, words, scales, groupSize: l.groupSize };
+}
+
+/** Row r of the result is row `source(r)` of `q` (words and scales move together). */
+export function permutePackedRows(q: QuantizedMatrix, source: (r: number) => number): QuantizedMatrix {
+  const l = quantizedLayout(q.rows, q.cols, q.format);
+  const wordsPerRow = l.wordsPerRow, scalesPerRow = l.scales / q.rows;
+  const words = new Uint32Array(q.words.length), scales = new Float32Array(q.scales.length);
+  for (let r = 0; r < q.rows; r++) {
+    const s = source(r);
+    words.set(q.words.subarray(s * wordsPerRow, (s + 1) * wordsPerRow), r * wordsPerRow);
+    scales.set(q.scales.subarray(s * scalesPerRow, (s + 1) * scalesPerRow), r * scalesPerRow);
+  }
+  return { ...q, words, scales };
+}
+
+/** The HF row order of a rotary-permuted GGUF projection: HF row h·hd + t·hd/2 + i is GGUF row h·hd + 2i + t. */
+export function ggufRowOfHfRow(rows: number, heads: number): (r: number) => number {
+  const hd = rows / heads, half = hd / 2;
+  return (r) => {
+    const h = Math.floor(r / hd), within = r % hd, t = Math.floor(within / half), i = within % half;
+    return h * hd + 2 * i + t;
+  };
+}
+
+/** A Q4_1 GGUF projection weight as a packed matrix in HF row order. */
+export function packedProjectionFromGguf(info: GgufTensorInfo, fileBytes: Uint8Array, heads: number, kvHeads: number): QuantizedMatrix {
+  if (info.type !== GGML_TYPE.Q4_1) throw new GgufError(`tensor "${info.name}" is ${ggmlTypeName(info.type)}; only Q4_1 stays packed on the GPU`);
+  const [cols, rows] = info.shape;
+  const q = packQ4_1Blocks(fileBytes.subarray(info.offset, info.offset + info.byteLength), rows, cols);
+  if (/\.attn_q\.weight$/.test(info.name)) return permutePackedRows(q, ggufRowOfHfRow(rows, heads));
+  if (/\.attn_k\.weight$/.test(info.name)) return permutePackedRows(q, ggufRowOfHfRow(rows, kvHeads));
+  return q;
+}
