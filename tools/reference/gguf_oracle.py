@@ -22,7 +22,7 @@ from gguf import GGUFReader, GGUFValueType
 from gguf.quants import dequantize
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from llama_numpy import forward  # noqa: E402
+from llama_numpy import forward, read_safetensors  # noqa: E402
 
 # gguf name -> HF name (llama.cpp gguf-py tensor_mapping.py, the llama rows)
 LAYER = {
@@ -92,8 +92,28 @@ def load(path):
     return r, cfg, w
 
 
+def apply_peft_adapter(w, adapter_dir):
+    """W += (lora_alpha / r) * B @ A for every PEFT LoRA pair, as PEFT's merge does (no rslora/dora)."""
+    with open(os.path.join(adapter_dir, "adapter_config.json")) as f:
+        acfg = json.load(f)
+    if acfg.get("use_rslora") or acfg.get("use_dora") or acfg.get("peft_type") != "LORA":
+        raise SystemExit("oracle applies plain LoRA adapters only")
+    scale = acfg["lora_alpha"] / acfg["r"]
+    t = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    prefix = "base_model.model."
+    for name, a in t.items():
+        if name.endswith(".lora_A.weight"):
+            base = name[len(prefix):-len(".lora_A.weight")] + ".weight"
+            b = t[name[:-len(".lora_A.weight")] + ".lora_B.weight"]
+            if w[base].shape != (b.shape[0], a.shape[1]) or b.shape[1] != a.shape[0] != acfg["r"]:
+                raise SystemExit(f"{name}: shapes {a.shape}, {b.shape} do not fit {base} {w[base].shape}")
+            w[base] = w[base] + scale * (b @ a)
+
+
 def cmd_logits(args):
     _, cfg, w = load(args.gguf)
+    if args.adapter:
+        apply_peft_adapter(w, args.adapter)
     with open(args.prompts) as f:
         prompts = json.load(f)
     with open(args.out, "wb") as out:
@@ -213,6 +233,7 @@ def main():
     lg.add_argument("--gguf", required=True)
     lg.add_argument("--prompts", required=True)
     lg.add_argument("--out", required=True)
+    lg.add_argument("--adapter", help="a PEFT LoRA directory to merge into the weights first")
     tk = sub.add_parser("tokenize")
     tk.add_argument("--gguf", required=True)
     tk.add_argument("--strings", required=True)

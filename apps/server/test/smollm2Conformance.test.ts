@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LlamaModel, parseHfConfig, taskForModel } from '@fedllm/core';
-import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
+import { createLoraAdapter, LlamaModel, LORA_TARGETS, parseHfConfig, SeededRandom, taskForModel } from '@fedllm/core';
+import { loadModelDir, loadTask, loadTokenizerDir, modelNameOrPath, saveAdapterDir } from '@fedllm/core/node';
 import { REPO_ROOT, withHeadlessPage } from '../src/browser/headlessChromium';
 import { fetchPretrained } from '../src/models/fetchPretrained';
 import { pretrainedModel } from '../src/models/pretrainedCatalog';
@@ -33,9 +33,9 @@ function python(args: string[]): string {
   return r.stdout;
 }
 
-function oracleLogits(prompts: number[][]): Float32Array[] {
+function oracleLogits(prompts: number[][], adapter?: string): Float32Array[] {
   writeFileSync(join(work, 'prompts.json'), JSON.stringify(prompts));
-  python(['logits', '--gguf', gguf, '--prompts', join(work, 'prompts.json'), '--out', join(work, 'logits.f32')]);
+  python(['logits', '--gguf', gguf, '--prompts', join(work, 'prompts.json'), '--out', join(work, 'logits.f32'), ...(adapter ? ['--adapter', adapter] : [])]);
   const b = readFileSync(join(work, 'logits.f32'));
   const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   const V = MODEL_VOCAB;
@@ -100,8 +100,29 @@ test('CPU engine logits of SmolLM2 match the oracle on several prompts', async (
   });
 });
 
+test('a PEFT adapter trained on the imported model names the HF model and applies to it as PEFT merges it', async () => {
+  const { config, weights } = await loadModelDir(dir);
+  // B non-zero (as after training), three layers, every target, alpha/r = 2.
+  const adapter = createLoraAdapter(config, { rank: 4, alpha: 8, targets: [...LORA_TARGETS] }, [0, 14, 29], new SeededRandom(5), 0.05);
+  const adapterDir = join(work, 'adapter');
+  await saveAdapterDir(adapterDir, adapter, config, await modelNameOrPath(dir));
+  const adapterConfig = JSON.parse(readFileSync(join(adapterDir, 'adapter_config.json'), 'utf8'));
+  assert.equal(adapterConfig.base_model_name_or_path, 'HuggingFaceTB/SmolLM2-135M-Instruct');
+  assert.deepEqual(adapterConfig.layers_to_transform, [0, 14, 29]);
+  const prompt = (await prompts())[0];
+  const [want] = oracleLogits([prompt], adapterDir);
+  const got = new LlamaModel(config, weights).logits(
+    { B: 1, T: prompt.length, inputIds: Int32Array.from(prompt), targets: new Int32Array(prompt.length).fill(-1) }, { lora: adapter },
+  );
+  const [base] = oracleLogits([prompt]);
+  const { diff } = maxDiff(got, want);
+  assert.ok(diff < 1e-3, `max |cpu with adapter - oracle merge| ${diff}`);
+  assert.ok(maxDiff(base, want).diff > 0.05, 'the adapter changes the logits');
+});
+
 test('WebGPU engine logits of SmolLM2 match the oracle', async () => {
-  const ps = (await prompts()).slice(0, 2);
+  // One prompt (the chat-formatted one, special tokens included): the page uploads 540 MB of float32 weights per call.
+  const ps = (await prompts()).slice(1, 2);
   const want = oracleLogits(ps);
   const got = await withHeadlessPage({ path: '/tools/logits.html', modelDir: dir }, async (page) => {
     await page.waitForFunction(() => 'webgpuLogits' in globalThis);

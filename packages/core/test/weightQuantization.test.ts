@@ -165,3 +165,31 @@ test('quantizedWeightsFromHfTensors: packed projections by HF name plus float te
   missing.delete(hfProjectionName(2, 'upProj'));
   assert.throws(() => quantizedWeightsFromHfTensors(cfg, missing, packed, 'int4', plan), /missing 1 tensor/);
 });
+
+test('q4_1: affine groups of 32 (d = range / 15, m = min), raw nibbles in int4 order, whole groups only', () => {
+  const rows = 5, cols = 96;
+  const w = randomMatrix(rows, cols, 41);
+  w.fill(0.25, 0, 32); // a constant group: d = 0, every value exactly m
+  const q = quantizeMatrix(w, rows, cols, 'q4_1');
+  const l = quantizedLayout(rows, cols, 'q4_1');
+  assert.deepEqual([q.words.length, q.scales.length, l.groupsPerRow], [rows * 12, rows * 3 * 2, 3]);
+  assert.equal(quantizedMatrixBytes(rows, cols, 'q4_1'), rows * 3 * 24);
+  const d = dequantizeMatrix(q);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < 3; g++) {
+      const span = Array.from(w.subarray(r * cols + g * 32, r * cols + g * 32 + 32));
+      const [min, max] = [Math.min(...span), Math.max(...span)];
+      const at = 2 * (r * 3 + g);
+      assert.equal(q.scales[at], Math.fround((max - min) / 15));
+      assert.equal(q.scales[at + 1], min);
+      for (let c = 0; c < 32; c++) {
+        const i = r * cols + g * 32 + c;
+        const nibble = (q.words[r * 12 + g * 4 + (c >> 3)] >>> (4 * (c & 7))) & 15;
+        assert.equal(d[i], Math.fround(q.scales[at] * nibble + q.scales[at + 1]));
+        assert.ok(Math.abs(d[i] - w[i]) <= q.scales[at] / 2 + 1e-6, `[${r},${g * 32 + c}]`);
+      }
+    }
+  }
+  assert.deepEqual(Array.from(d.subarray(0, 32)), Array(32).fill(0.25));
+  assert.throws(() => quantizedLayout(4, 70, 'q4_1'), /whole groups of 32 columns, got 70/);
+});

@@ -8,7 +8,7 @@ import {
   isRunTask,
   RUN_TASKS,
 } from '@fedllm/core';
-import { loadTask, saveAdapterDir } from '@fedllm/core/node';
+import { loadTask, modelNameOrPath, saveAdapterDir } from '@fedllm/core/node';
 import { DEFAULT_MODEL_DIR } from './defaults';
 import { runCli, parseCliArgs, positiveInt, positiveNumber, nonNegativeInt, UsageError } from './cliSupport';
 import { loadForCli } from './loadForCli';
@@ -65,7 +65,7 @@ await runCli(USAGE, async () => {
   }
   const after = classificationAccuracy(model, tok, task, testSet, { maxLen, lora: adapter });
   log(`with LoRA:  accuracy ${after.accuracy.toFixed(3)} (was ${before.accuracy.toFixed(3)})`);
-  await saveAdapterDir(out, adapter, model.config, a.model!);
+  await saveAdapterDir(out, adapter, model.config, await modelNameOrPath(a.model!));
   log(`adapter written to ${out} (PEFT layout); evaluate it with: npm run eval -- --model ${a.model} --task ${task.name} --adapter ${out}`);
   console.log(JSON.stringify({ task: task.name, steps, baseAccuracy: before.accuracy, loraAccuracy: after.accuracy, n: testSet.length, adapter: out }));
 });

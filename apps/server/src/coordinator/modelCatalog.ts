@@ -20,7 +20,7 @@ export interface LoadedModel {
 
 /** Loaded models kept: the active one and one more (the last one downloaded from or listed for a new run). */
 const CACHE_SIZE = 2;
-const WEIGHT_FILE = /^model.*\.safetensors$/;
+const WEIGHT_FILE = /^model.*\.(safetensors|gguf)$/;
 
 /** A run's stored modelId no longer matches its directory: the files changed after the run was created. */
 export class ModelChangedError extends Error {

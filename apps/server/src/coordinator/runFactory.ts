@@ -7,7 +7,7 @@ import {
   createLoraAdapter, LlamaModel, SeededRandom, layerLossOnSkip, layerOutputCka,
   type ClassificationTask, type LoraAdapter, type RoundSummary, type RunSettings, type TextTokenizer,
 } from '@fedllm/core';
-import { loadModelDir } from '@fedllm/core/node';
+import { loadModelDir, modelNameOrPath } from '@fedllm/core/node';
 import type { RunStore } from '../storage/runStore';
 import { loadRoundCheckpoint } from '../storage/roundCheckpoints';
 import type { ClientRegistry } from './clientRegistry';
@@ -70,7 +70,7 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
     // Seeded, so a run restarted before its first commit starts from the same adapter.
     global = createLoraAdapter(cfg, s.lora, [...Array(cfg.numLayers).keys()], new SeededRandom(s.seed));
   }
-  const persistence = new SqliteRunPersistence(o.store, o.runId, o.runsDir, cfg, o.modelDir);
+  const persistence = new SqliteRunPersistence(o.store, o.runId, o.runsDir, cfg, await modelNameOrPath(o.modelDir));
   const limit = maxUpdateBytes(cfg, s.lora);
   const served = new ServedModels(o.model, o.tokenizerJson);
   const strategy = runStrategy({

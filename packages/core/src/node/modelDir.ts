@@ -134,6 +134,17 @@ export async function loadModelDir(dir: string, opts: { layers?: number[] } = {}
   return result;
 }
 
+/**
+ * What an adapter trained on the model at `dir` names as its base (PEFT's base_model_name_or_path):
+ * config.json's `_name_or_path` when it has one (an imported model names its Hugging Face id, so
+ * the adapter applies to that model elsewhere), else `dir` itself.
+ */
+export async function modelNameOrPath(dir: string): Promise<string> {
+  const config = await readOptionalJson(join(dir, CONFIG)).catch(() => undefined);
+  const name = (config as { _name_or_path?: unknown } | undefined)?._name_or_path;
+  return typeof name === 'string' && name !== '' ? name : dir;
+}
+
 /** `--model file.gguf`: config and tokenizer from the GGUF's metadata, weights dequantized. */
 async function loadGgufAsModelDir(path: string, opts: { layers?: number[] }): Promise<LoadedModelDir> {
   const file = await readGgufFile(path);
