@@ -74,6 +74,6 @@ test('a budget that fits the int4 base refuses the f32 one; mismatched formats a
   expect(r.fits.int4).toMatch(/^peak \d+$/);
   expect(Number(r.fits.int4.slice(5))).toBeLessThanOrEqual(r.budget);
   expect(r.errors[0]).toMatch(/^RangeError: session: weightFormat is int8 but the weights were quantized as int4/);
-  expect(r.errors[1]).toMatch(/^RangeError: weightFormat must be one of f32, int8, int4, got "int3"/);
+  expect(r.errors[1]).toMatch(/^RangeError: weightFormat must be one of f32, int8, int4, q4_1, got "int3"/);
   expect(r.errors[2]).toMatch(/^RangeError: session: "layer0\.upProj" is packed as int8, the session's weightFormat is int4/);
 });
