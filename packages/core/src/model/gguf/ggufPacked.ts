@@ -8,6 +8,7 @@ import { f16BitsToF32 } from '../halfFloat';
 import { quantizedLayout, type QuantizedMatrix } from '../weightQuantization';
 import { GGML_TYPE, ggmlTypeName } from './ggmlTypes';
 import { GgufError, type GgufTensorInfo } from './ggufContents';
+import { ggufRowOfHfRow, rotaryHeadsOf } from './ggufLlamaTensors';
 
 const BLOCK_BYTES = 20;
 
@@ -44,21 +45,11 @@ export function permutePackedRows(q: QuantizedMatrix, source: (r: number) => num
   return { ...q, words, scales };
 }
 
-/** The HF row order of a rotary-permuted GGUF projection: HF row h·hd + t·hd/2 + i is GGUF row h·hd + 2i + t. */
-export function ggufRowOfHfRow(rows: number, heads: number): (r: number) => number {
-  const hd = rows / heads, half = hd / 2;
-  return (r) => {
-    const h = Math.floor(r / hd), within = r % hd, t = Math.floor(within / half), i = within % half;
-    return h * hd + 2 * i + t;
-  };
-}
-
 /** A Q4_1 GGUF projection weight as a packed matrix in HF row order. */
 export function packedProjectionFromGguf(info: GgufTensorInfo, fileBytes: Uint8Array, heads: number, kvHeads: number): QuantizedMatrix {
   if (info.type !== GGML_TYPE.Q4_1) throw new GgufError(`tensor "${info.name}" is ${ggmlTypeName(info.type)}; only Q4_1 stays packed on the GPU`);
   const [cols, rows] = info.shape;
   const q = packQ4_1Blocks(fileBytes.subarray(info.offset, info.offset + info.byteLength), rows, cols);
-  if (/\.attn_q\.weight$/.test(info.name)) return permutePackedRows(q, ggufRowOfHfRow(rows, heads));
-  if (/\.attn_k\.weight$/.test(info.name)) return permutePackedRows(q, ggufRowOfHfRow(rows, kvHeads));
-  return q;
+  const rotary = rotaryHeadsOf(info.name, heads, kvHeads);
+  return rotary === undefined ? q : permutePackedRows(q, ggufRowOfHfRow(rows, rotary));
 }

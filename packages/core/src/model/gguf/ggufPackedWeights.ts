@@ -5,7 +5,7 @@
 import type { SubmodelPlan } from '../../engine/submodelPlan';
 import { hfTensorNamesForPlan } from '../hfWeights';
 import type { ModelConfig } from '../modelConfig';
-import { hfProjectionName, PROJECTION_WEIGHTS, quantizedWeightsFromHfTensors, type QuantizedLlamaWeights, type QuantizedMatrix } from '../weightQuantization';
+import { keptProjections, quantizedWeightsFromHfTensors, type QuantizedLlamaWeights, type QuantizedMatrix } from '../weightQuantization';
 import { GgufError } from './ggufContents';
 import { ggufNameOfHfTensor, hfTensorsFromGguf } from './ggufLlamaTensors';
 import { packedProjectionFromGguf } from './ggufPacked';
@@ -19,14 +19,9 @@ import type { GgufFile } from './parseGgufBytes';
 export function ggufQuantizedWeights(file: GgufFile, config: ModelConfig, plan: SubmodelPlan): QuantizedLlamaWeights {
   try {
     const packed = new Map<string, QuantizedMatrix>();
-    for (const l of plan.layers) {
-      for (const name of PROJECTION_WEIGHTS) {
-        const hf = hfProjectionName(l.index, name);
-        const info = file.contents.tensors.get(ggufNameOfHfTensor(hf) ?? '');
-        if (info && (['qProj', 'kProj', 'vProj', 'oProj'].includes(name) ? l.attention : l.mlp)) {
-          packed.set(hf, packedProjectionFromGguf(info, file.bytes, config.numHeads, config.numKvHeads));
-        }
-      }
+    for (const hf of keptProjections(plan).keys()) {
+      const info = file.contents.tensors.get(ggufNameOfHfTensor(hf) ?? '');
+      if (info) packed.set(hf, packedProjectionFromGguf(info, file.bytes, config.numHeads, config.numKvHeads));
     }
     const floatsNeeded = new Set(hfTensorNamesForPlan(config, plan).filter((n) => !packed.has(n)));
     const floats = hfTensorsFromGguf(file.contents, file.bytes, config.numHeads, config.numKvHeads, (n) => floatsNeeded.has(n));
