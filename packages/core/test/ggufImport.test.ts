@@ -126,7 +126,7 @@ test('unpermuteRotaryRows inverts the interleaving of rotary pairs per head', ()
   assert.throws(() => unpermuteRotaryRows(new Float32Array(6), 2, 1), /rotary permutation/);
 });
 
-test('Q4_1 projections re-packed for the GPU (q4_1) decode to exactly the imported floats', async () => {
+test('Q4_1 projections and the Q8_0 embedding re-packed for the GPU (q4_1, q8_0) decode to exactly the imported floats', async () => {
   const path = makeGguf('packed.gguf', ['--types', 'Q4_1,Q8_0,F32', '--seed', '9']);
   const file = await readGgufFile(path);
   const { config } = importGgufFiles(file);
@@ -134,7 +134,7 @@ test('Q4_1 projections re-packed for the GPU (q4_1) decode to exactly the import
   const packed = ggufQuantizedWeights(file, config, plan);
   assert.equal(packed.format, 'q4_1');
   const { weights } = await loadModelDir(path);
-  const decoded = dequantizeWeights(packed).layers[1]!;
+  const decodedAll = dequantizeWeights(packed), decoded = decodedAll.layers[1]!;
   for (const name of PROJECTION_WEIGHTS) {
     assert.equal(packed.layers[1]![name].format, 'q4_1');
     // 20 bytes per 32 values in the file; the packed matrix holds 4 words + 2 floats per 32 values: 24 bytes.
@@ -142,6 +142,10 @@ test('Q4_1 projections re-packed for the GPU (q4_1) decode to exactly the import
     assert.deepEqual(decoded[name].data, weights.layers[1]![name].data, name);
   }
   assert.equal(packed.layers[0], undefined);
+  // The Q8_0 embedding (tied head) stays packed too, as q8_0: 8 words + 1 scale per block of 32 (34 bytes in the file).
+  assert.ok('words' in packed.embed && packed.embed.format === 'q8_0');
+  assert.equal(packed.lmHead, packed.embed);
+  assert.deepEqual(decodedAll.embed.data, weights.embed.data);
   const f16 = await readGgufFile(makeGguf('f16.gguf', ['--types', 'F16,F16,F32']));
-  assert.throws(() => ggufQuantizedWeights(f16, config, plan), /is F16; only Q4_1 stays packed/);
+  assert.throws(() => ggufQuantizedWeights(f16, config, plan), /is F16; only Q4_1 and Q8_0 stay packed/);
 });

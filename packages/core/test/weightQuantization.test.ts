@@ -193,3 +193,49 @@ test('q4_1: affine groups of 32 (d = range / 15, m = min), raw nibbles in int4 o
   assert.deepEqual(Array.from(d.subarray(0, 32)), Array(32).fill(0.25));
   assert.throws(() => quantizedLayout(4, 70, 'q4_1'), /whole groups of 32 columns, got 70/);
 });
+
+test('q8_0: int8 in groups of 32 columns (GGUF\'s Q8_0), one scale per group, whole groups only', () => {
+  const rows = 3, cols = 64;
+  const w = randomMatrix(rows, cols, 43);
+  w[5] = 9; // an outlier flattens only its own group
+  const q = quantizeMatrix(w, rows, cols, 'q8_0');
+  assert.deepEqual([q.words.length, q.scales.length, q.groupSize], [rows * 16, rows * 2, 32]);
+  assert.equal(quantizedMatrixBytes(rows, cols, 'q8_0'), rows * 2 * (32 + 4));
+  assert.equal(q.scales[0], Math.fround(9 / 127));
+  assert.ok(q.scales[1] < q.scales[0] / 4, 'the second group keeps its own, finer scale');
+  const d = dequantizeMatrix(q);
+  for (let i = 0; i < w.length; i++) {
+    const s = q.scales[Math.floor(i / 32)];
+    const byte = (q.words[i >> 2] << (24 - 8 * (i & 3))) >> 24;
+    assert.equal(d[i], Math.fround(byte * s));
+    assert.ok(Math.abs(d[i] - w[i]) <= s / 2 + 1e-7, `${i}`);
+  }
+  assert.throws(() => quantizedLayout(2, 40, 'q8_0'), /q8_0 matrices need whole groups of 32 columns, got 40/);
+});
+
+test('packed vocabulary tables: quantizeWeights packs embed (and an untied head); quantizedWeightsFromHfTensors takes them packed and checks them', () => {
+  const cfg = tinyConfig({ numLayers: 2, hiddenSize: 32, intermediateSize: 64, numHeads: 4, numKvHeads: 2, headDim: 8, tieWordEmbeddings: false });
+  const w = initLlamaWeights(cfg, rngFrom(7), 0.2);
+  const plan = { layers: [{ index: 1, attention: true, mlp: true }] };
+  const q = quantizeWeights(cfg, w, 'q4_1', 'q8_0');
+  assert.ok('words' in q.embed && 'words' in q.lmHead && q.embed.format === 'q8_0');
+  const fake = fakeQuantizeWeights(cfg, w, 'q4_1', 'q8_0');
+  assert.deepEqual(fake.embed.data, dequantizeMatrix(q.embed as QuantizedMatrix));
+  assert.notDeepEqual(fake.embed.data, w.embed.data);
+  const tied = quantizeWeights({ ...cfg, tieWordEmbeddings: true }, { ...w, lmHead: w.embed }, 'int4', 'q8_0');
+  assert.equal(tied.lmHead, tied.embed, 'a tied head stays the embedding object');
+  const floats = weightsToHfTensors(cfg, w);
+  const packed = new Map<string, QuantizedMatrix>([['model.embed_tokens.weight', q.embed as QuantizedMatrix], ['lm_head.weight', q.lmHead as QuantizedMatrix]]);
+  for (const n of packed.keys()) floats.delete(n);
+  const got = quantizedWeightsFromHfTensors(cfg, floats, packed, 'q4_1', plan);
+  assert.equal(got.embed, q.embed);
+  assert.equal(got.lmHead, q.lmHead);
+  assert.deepEqual(got.layers[1]!.qProj, q.layers[1]!.qProj, 'projections sent as floats are quantized on arrival');
+  const headOnly = new Map(packed);
+  headOnly.delete('model.embed_tokens.weight');
+  assert.throws(() => quantizedWeightsFromHfTensors(cfg, new Map([...floats, ['model.embed_tokens.weight', w.embed]]), headOnly, 'q4_1', plan), /the vocabulary tables share one format/);
+  const mixed = new Map(packed).set('lm_head.weight', quantizeMatrix(w.lmHead.data, cfg.vocabSize, cfg.hiddenSize, 'int8'));
+  assert.throws(() => quantizedWeightsFromHfTensors(cfg, floats, mixed, 'q4_1', plan), /packed in different formats/);
+  const wrongShape = new Map(packed).set('lm_head.weight', quantizeMatrix(w.lmHead.data, cfg.hiddenSize, cfg.vocabSize, 'int8'));
+  assert.throws(() => quantizedWeightsFromHfTensors(cfg, floats, wrongShape, 'q4_1', plan), /lm_head\.weight is \d+ x \d+, the config needs/);
+});

@@ -1,12 +1,17 @@
-// The two products of a frozen linear layer whose weight W [N rows, K cols] is stored packed
-// (int8 or int4, layout in core's weightQuantization.ts), dequantized in registers:
-//   forward     C[M,N] (+)= A[M,K] · deq(W)ᵀ       (A = X, C = Y)
+// Kernels that read a packed frozen weight W [N rows, K cols] (int8, int4, q8_0 or q4_1; layout
+// in core's weightQuantization.ts), dequantized in registers:
+//   forward     C[M,N] (+)= A[M,K] · deq(W)ᵀ       (A = X, C = Y; a projection, or the LM head)
 //   inputGrad   C[M,K] (+)= A[M,N] · deq(W)         (A = dY, C = dX)
-// No dequantized copy of W is ever stored: that is the point (the tab holds the packed weight only).
+//   gather      C[m,:] = deq(W[ids[m] - first, :])  (the embedding lookup; ids outside the bound
+//                                                    rows [first, first + N) belong to another slice)
+// Rows of A and C are ldA and ldC floats apart (K or N unless the LM head writes a column slice of
+// the logits). No dequantized copy of W is ever stored: that is the point (the tab holds the packed
+// weight only).
 //
-// BITS = 8: 4 signed bytes per word, one scale per row. BITS = 4: 8 nibbles (q + 8) per word, one
-// scale per (row, group of wordsPerGroup words); int8 is the same with one group per row. A word
-// never straddles two groups, so each word needs one scale.
+// BITS = 8: 4 signed bytes per word; int8 has one scale per row, q8_0 one per 32 columns. BITS =
+// 4: 8 nibbles (q + 8) per word, one scale per (row, group of wordsPerGroup words). int8 is a
+// grouped format with one group per row. A word never straddles two groups, so each word needs one
+// scale.
 // Row padding decodes to 0 (zero bytes / nibbles of 8), so a row's last word is read whole and
 // its surplus lanes are multiplied by clamped (valid, finite) inputs: no branch in the inner loop.
 //
@@ -25,8 +30,12 @@ struct Dims {
   wordsPerRow: u32,
   wordsPerGroup: u32,
   groupsPerRow: u32,
+  ldA: u32,
+  ldC: u32,
+  first: u32,
   _pad0: u32,
   _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -34,6 +43,7 @@ struct Dims {
 @group(0) @binding(2) var<storage, read> W: array<u32>;
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
+@group(0) @binding(5) var<storage, read> ids: array<i32>;
 
 fn int8x4(w: u32) -> vec4<f32> {
   // Shift each byte to the top, then arithmetic-shift back down: sign extension.
@@ -54,7 +64,7 @@ fn valuesPerWord() -> u32 {
 
 /** A[row, k0..k0+3] of the forward's input X, columns clamped into the row. */
 fn loadX4(row: u32, k0: u32) -> vec4<f32> {
-  let base = row * dims.K;
+  let base = row * dims.ldA;
   let kMax = dims.K - 1u;
   return vec4<f32>(A[base + min(k0, kMax)], A[base + min(k0 + 1u, kMax)], A[base + min(k0 + 2u, kMax)], A[base + min(k0 + 3u, kMax)]);
 }
@@ -144,7 +154,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var dj = 0u; dj < 4u; dj++) {
       let j = j0 + dj;
       if (j > jMax) { break; }
-      store(i * dims.N + j, rows[di][dj]);
+      store(i * dims.ldC + j, rows[di][dj]);
     }
   }
 }
@@ -167,7 +177,8 @@ fn inputGrad(@builtin(global_invocation_id) gid: vec3<u32>) {
   var off = vec4<f32>(0.0); // Σ_n dY[i, n]·(m + 8d) of the word's group (AFFINE only), shared by its columns
   for (var n = 0u; n < N; n++) {
     let word = W[n * wr + w];
-    let dyRaw = vec4<f32>(A[i0 * N + n], A[i1 * N + n], A[i2 * N + n], A[i3 * N + n]);
+    let ld = dims.ldA;
+    let dyRaw = vec4<f32>(A[i0 * ld + n], A[i1 * ld + n], A[i2 * ld + n], A[i3 * ld + n]);
     if (AFFINE) { off = fma(dyRaw, vec4<f32>(offsetAt(n, g)), off); }
     let dy = dyRaw * scaleAt(n, g);
     if (BITS == 8u) {
@@ -194,7 +205,36 @@ fn inputGrad(@builtin(global_invocation_id) gid: vec3<u32>) {
       if (k >= dims.K) { break; }
       var v = off[di];
       if (t < 4u) { v += lo[di][t]; } else { v += hi[di][t - 4u]; }
-      store(i * dims.K + k, v);
+      store(i * dims.ldC + k, v);
     }
+  }
+}
+
+// Each invocation: the columns of one packed word of one gathered row. AFFINE decodes as d·q + m
+// with the raw nibble (one rounding, as the CPU's dequantization), the symmetric formats as q·s.
+@compute @workgroup_size(8, 8)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let w = gid.x;
+  let m = gid.y;
+  if (w >= dims.wordsPerRow || m >= dims.M) { return; }
+  let id = ids[m];
+  if (id < i32(dims.first) || id >= i32(dims.first + dims.N)) { return; }
+  let r = u32(id) - dims.first;
+  let word = W[r * dims.wordsPerRow + w];
+  let g = w / dims.wordsPerGroup;
+  let s = scaleAt(r, g);
+  var lo: vec4<f32>;
+  var hi = vec4<f32>(0.0);
+  if (BITS == 8u) { lo = int8x4(word); } else { lo = int4lo(word); hi = int4hi(word); }
+  var shift = 0.0;
+  var add = 0.0;
+  if (AFFINE) { shift = 8.0; add = S[2u * (r * dims.groupsPerRow + g) + 1u]; }
+  let k0 = w * valuesPerWord();
+  for (var t = 0u; t < valuesPerWord(); t++) {
+    let k = k0 + t;
+    if (k >= dims.K) { break; }
+    var q = 0.0;
+    if (t < 4u) { q = lo[t]; } else { q = hi[t - 4u]; }
+    C[m * dims.ldC + k] = fma(q + shift, s, add);
   }
 }

@@ -1,17 +1,17 @@
 import {
-  buildRopeTables, isQuantizedWeights, LORA_TARGET_WEIGHTS, loraScale, projectionShape, PROJECTION_WEIGHTS, quantizeMatrix, targetDims, loraSessionBuffers,
-  validatePlan, WEIGHT_FORMATS, type LlamaWeights, type LoraAdapter, type LoraTarget, type ModelConfig, type ProjectionWeightName,
-  type QuantizedLlamaWeights, type QuantizedMatrix, type SubmodelPlan, type Tensor, type TokenBatch, type LoraSessionShape, type WeightFormat,
+  buildRopeTables, isPackedTable, isQuantizedWeights, loraSessionBuffers, projectionShape, PROJECTION_WEIGHTS, quantizedLayout, quantizeMatrix,
+  validatePlan, vocabFormatOf, WEIGHT_FORMATS, type LlamaWeights, type LoraAdapter, type LoraSessionShape, type LoraTarget, type ModelConfig,
+  type ProjectionWeightName, type QuantizedLlamaWeights, type QuantizedMatrix, type SubmodelPlan, type Tensor, type TokenBatch, type VocabTable,
+  type WeightFormat,
 } from '@fedllm/core';
 import type { AdamWDispatch, AdamWKernelOptions } from './adamw';
-import type { CrossEntropyGradDispatch } from './crossEntropy';
-import { bufferOf, isSlice, recordDispatch, type Bindable, type BufferSlice, type Dispatch } from './dispatch';
+import { recordDispatch, type Dispatch } from './dispatch';
 import { validateTokenIds } from './elementwise';
 import { validateTargets } from './crossEntropy';
 import { whileDeviceLives, type GpuContext } from './gpuDevice';
 import { KernelSet } from './kernelSet';
+import { GraphBuilder } from './loraSessionGraph';
 import { GpuMemoryLedger, GpuOutOfMemoryError } from './memoryLedger';
-import type { RopeTableBuffers } from './rope';
 
 export interface LoraSessionSpec {
   config: ModelConfig;
@@ -21,12 +21,14 @@ export interface LoraSessionSpec {
    * them pre-quantized (core's quantizeWeights: the projections as packed QuantizedMatrix), so
    * the tab never holds the float32 projections; float32 LlamaWeights are also accepted and
    * their projections quantized at upload (same result, for callers that have the floats anyway).
+   * Pre-quantized weights may hold the vocabulary tables packed too (e.g. a GGUF's Q8_0
+   * embedding): the gather and the LM head then dequantize them in their kernels.
    */
   weights: LlamaWeights | QuantizedLlamaWeights;
   /**
    * How the frozen projections are stored on the GPU (default: the format of pre-quantized
-   * weights, else 'f32'). 'int8' / 'int4' run the projections' forward and input-gradient
-   * products on the dequantizing matmuls; embedding, head, norms, biases and LoRA stay float32.
+   * weights, else 'f32'). A packed format runs the projections' forward and input-gradient
+   * products on the dequantizing matmuls; norms, biases and LoRA stay float32.
    */
   weightFormat?: WeightFormat;
   /**
@@ -64,15 +66,19 @@ export interface VocabSlice {
 
 /**
  * How the [vocab, hidden] embedding / LM head table is bound: whole when it fits one binding,
- * else in row slices of at most maxBinding bytes whose starts are aligned both as table rows
- * (first·hidden·4 bytes) and as logits columns (first·4 bytes).
+ * else in row slices of at most maxBinding bytes whose starts are aligned as table rows (first
+ * rows of floats, or of packed words and of scales) and as logits columns (first·4 bytes).
  */
-export function vocabSlices(vocab: number, hidden: number, maxBinding: number, offsetAlignment: number): VocabSlice[] {
-  const rowBytes = hidden * 4;
+export function vocabSlices(vocab: number, hidden: number, maxBinding: number, offsetAlignment: number, format: WeightFormat = 'f32'): VocabSlice[] {
+  const packed = format === 'f32' ? undefined : quantizedLayout(1, hidden, format);
+  const rowBytes = packed ? packed.wordsPerRow * 4 : hidden * 4;
   if (vocab * rowBytes <= maxBinding) return [{ first: 0, rows: vocab }];
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-  const asRows = offsetAlignment / gcd(rowBytes, offsetAlignment), asColumns = Math.max(1, offsetAlignment / 4);
-  const step = (asRows * asColumns) / gcd(asRows, asColumns);
+  const lcm = (a: number, b: number) => (a * b) / gcd(a, b);
+  // Rows per step so that `bytes` per row lands slice starts on the alignment.
+  const rowsFor = (bytes: number) => offsetAlignment / gcd(bytes, offsetAlignment);
+  let step = lcm(rowsFor(rowBytes), Math.max(1, offsetAlignment / 4));
+  if (packed) step = lcm(step, rowsFor(packed.scales * 4));
   const rows = Math.floor(maxBinding / rowBytes / step) * step;
   if (rows < 1) throw new RangeError(`session: one aligned slice of the vocabulary table (${step} rows of ${rowBytes} bytes) exceeds the ${maxBinding}-byte binding limit`);
   const out: VocabSlice[] = [];
@@ -156,6 +162,7 @@ export class LoraTrainingSession {
       clipNorm: spec.optimizer?.clipNorm,
       logitsChunkRows: 0,
       weightFormat: sessionWeightFormat(spec),
+      vocabFormat: isQuantizedWeights(spec.weights) ? vocabFormatOf(spec.weights) : 'f32',
     };
     const format = shape.weightFormat!;
     const deviceBinding = ctx.limits.maxStorageBufferBindingSize, align = ctx.device.limits.minStorageBufferOffsetAlignment;
@@ -164,7 +171,8 @@ export class LoraTrainingSession {
       throw new RangeError(`maxBindingBytes must be an integer in [4, ${deviceBinding}] (this device's maxStorageBufferBindingSize), got ${spec.maxBindingBytes}`);
     }
     shape.logitsChunkRows = chooseLogitsChunkRows(spec, maxBinding, align);
-    const slices = vocabSlices(c.vocabSize, c.hiddenSize, maxBinding, align);
+    const vocabFormat = shape.vocabFormat!;
+    const slices = vocabSlices(c.vocabSize, c.hiddenSize, maxBinding, align, vocabFormat);
     const buffers = new Map<string, GPUBuffer>();
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     // createBuffer reports out-of-memory asynchronously: catch it for the whole build.
@@ -174,7 +182,7 @@ export class LoraTrainingSession {
       const layout = loraSessionBuffers(shape);
       // The vocabulary tables are bound in row slices and the logits in row chunks; everything
       // else is bound whole, and no buffer may exceed maxBufferSize.
-      const sliced = new Set(['embed', 'lmHead']);
+      const sliced = new Set(['embed', 'lmHead', 'embed.scales', 'lmHead.scales']);
       const tooBig = layout.filter((b) => b.elements * 4 > (sliced.has(b.name) ? ctx.limits.maxBufferSize : maxBinding));
       if (tooBig.length) {
         throw new RangeError(
@@ -216,11 +224,24 @@ export class LoraTrainingSession {
         device.queue.writeBuffer(buf(name), 0, q.words as Uint32Array<ArrayBuffer>);
         if (format !== 'f32') device.queue.writeBuffer(buf(`${name}.scales`), 0, q.scales as Float32Array<ArrayBuffer>);
       };
+      // A vocabulary table: float32, or packed in the session's vocabFormat (never packed here).
+      const uploadTable = (name: string, t: VocabTable) => {
+        if (!isPackedTable(t)) {
+          if (vocabFormat !== 'f32') throw new RangeError(`session: "${name}" is float32 but the embedding is packed as ${vocabFormat}`);
+          return upload(name, t);
+        }
+        if (t.format !== vocabFormat) throw new RangeError(`session: "${name}" is packed as ${t.format}, the embedding as ${vocabFormat}`);
+        if (t.rows !== c.vocabSize || t.cols !== c.hiddenSize) throw new RangeError(`session: "${name}" is ${t.rows} x ${t.cols}, the model config needs ${c.vocabSize} x ${c.hiddenSize}`);
+        const l = quantizedLayout(t.rows, t.cols, t.format);
+        if (t.words.length !== l.words || t.scales.length !== l.scales) throw new RangeError(`session: "${name}" has ${t.words.length} words and ${t.scales.length} scales, not the ${t.format} layout of ${t.rows} x ${t.cols}`);
+        device.queue.writeBuffer(buf(name), 0, t.words as Uint32Array<ArrayBuffer>);
+        device.queue.writeBuffer(buf(`${name}.scales`), 0, t.scales as Float32Array<ArrayBuffer>);
+      };
       const projections = new Set<string>(PROJECTION_WEIGHTS);
       // Weights and LoRA.
-      upload('embed', spec.weights.embed);
+      uploadTable('embed', spec.weights.embed);
       upload('finalNorm', spec.weights.finalNorm);
-      if (!c.tieWordEmbeddings) upload('lmHead', spec.weights.lmHead);
+      if (!c.tieWordEmbeddings) uploadTable('lmHead', spec.weights.lmHead);
       if (buffers.has('io.ones')) device.queue.writeBuffer(buf('io.ones'), 0, new Float32Array(spec.batch * spec.seqLen).fill(1));
       const loraParams: LoraTrainingSession['loraParams'] = [];
       let offset = 0;
@@ -244,7 +265,7 @@ export class LoraTrainingSession {
         }
       }
       const rope = kernels.rope.uploadTables(ledger, 'rope', buildRopeTables(c, spec.seqLen));
-      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope, shape.logitsChunkRows, slices, format);
+      const g = new GraphBuilder(kernels, ledger, spec, buffers, rope, shape.logitsChunkRows, slices, format, vocabFormat);
       const forward = await g.forward();
       const dispatches = spec.lora ? [...forward, ...(await g.backward())] : forward;
       const losses = g.lossDispatches;
@@ -389,230 +410,5 @@ export class LoraTrainingSession {
   destroy(): void {
     this.ledger.unseal();
     this.ledger.destroyAll();
-  }
-}
-
-/** Builds the forward and backward dispatch lists of one session (see LoraTrainingSession). */
-class GraphBuilder {
-  /** The loss dispatches (one per logits chunk) whose gradient scale each step sets. */
-  readonly lossDispatches: CrossEntropyGradDispatch[] = [];
-  private readonly M: number;
-  private readonly scale: number;
-
-  constructor(
-    private readonly k: KernelSet, private readonly ledger: GpuMemoryLedger, private readonly spec: LoraSessionSpec,
-    private readonly buffers: Map<string, GPUBuffer>, private readonly rope: RopeTableBuffers, private readonly chunkRows: number,
-    private readonly vocab: VocabSlice[], private readonly format: WeightFormat,
-  ) {
-    this.M = spec.batch * spec.seqLen;
-    this.scale = spec.lora ? loraScale(spec.lora.config) : 0;
-  }
-
-  private buf(name: string): GPUBuffer {
-    const b = this.buffers.get(name);
-    if (!b) throw new Error(`session: no buffer "${name}" in the layout`);
-    return b;
-  }
-
-  private has(name: string): boolean {
-    return this.buffers.has(name);
-  }
-
-  private mm(label: string, transA: boolean, transB: boolean, accumulate: boolean, M: number, N: number, R: number, a: Bindable, b: Bindable, c: Bindable, alpha = 1, ld: { lda?: number; ldc?: number } = {}) {
-    return this.k.matmul.prepare(this.ledger, label, { transA, transB, accumulate }, { M, N, R, alpha, ...ld }, a, b, c);
-  }
-
-  /** Rows of the vocabulary table (the tied embedding or the untied LM head) of one slice. */
-  private headSlice(s: VocabSlice, name = this.spec.config.tieWordEmbeddings ? 'embed' : 'lmHead'): Bindable {
-    const H = this.spec.config.hiddenSize, b = this.buf(name);
-    return this.vocab.length === 1 ? b : { buffer: b, offset: s.first * H * 4, size: s.rows * H * 4 };
-  }
-
-  /** Columns [first, first + rows) of `rows` rows of logits (row stride vocab) starting at byte `offset`. */
-  private logitColumns(logits: Bindable, rows: number, s: VocabSlice): Bindable {
-    if (this.vocab.length === 1) return logits;
-    const V = this.spec.config.vocabSize, base = isSlice(logits) ? logits.offset : 0;
-    return { buffer: bufferOf(logits), offset: base + s.first * 4, size: ((rows - 1) * V + s.rows) * 4 };
-  }
-
-  /** logits[rows, V] = normed · headᵀ, one matmul per vocabulary slice. */
-  private async headForward(label: string, rows: number, normed: Bindable, logits: Bindable): Promise<Dispatch[]> {
-    const c = this.spec.config, out: Dispatch[] = [];
-    for (const [i, s] of this.vocab.entries()) {
-      out.push(await this.mm(this.vocab.length === 1 ? label : `${label}.v${i}`, false, true, false, rows, s.rows, c.hiddenSize, normed, this.headSlice(s), this.logitColumns(logits, rows, s), 1, { ldc: c.vocabSize }));
-    }
-    return out;
-  }
-
-  /** dNormed[rows, H] = dlogits · head, summed over the vocabulary slices. */
-  private async headInputGrad(label: string, rows: number, dlogits: Bindable, dNormed: Bindable): Promise<Dispatch[]> {
-    const c = this.spec.config, out: Dispatch[] = [];
-    for (const [i, s] of this.vocab.entries()) {
-      out.push(await this.mm(this.vocab.length === 1 ? label : `${label}.v${i}`, false, false, i > 0, rows, c.hiddenSize, s.rows, this.logitColumns(dlogits, rows, s), this.headSlice(s), dNormed, 1, { lda: c.vocabSize }));
-    }
-    return out;
-  }
-
-  /**
-   * The frozen weight W[fout, fin] of target t: forward y (+)= x·Wᵀ, or inputGrad dx (+)= dy·W.
-   * A float32 weight runs on the plain matmul, a packed one on the dequantizing matmul.
-   */
-  private frozen(product: 'forward' | 'inputGrad', layer: number, t: LoraTarget, a: GPUBuffer, c: GPUBuffer, accumulate: boolean): Promise<Dispatch> {
-    const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`, w = `${p}.${LORA_TARGET_WEIGHTS[t][0]}`;
-    const fwd = product === 'forward', label = `${p}.${t}.${fwd ? 'fwd' : 'dx'}`;
-    if (this.format !== 'f32') {
-      return this.k.dequantMatmul.prepare(this.ledger, label, product, accumulate, { M, N: fout, K: fin, format: this.format }, a, { words: this.buf(w), scales: this.buf(`${w}.scales`) }, c);
-    }
-    return fwd ? this.mm(label, false, true, accumulate, M, fout, fin, a, this.buf(w), c) : this.mm(label, false, false, accumulate, M, fin, fout, a, this.buf(w), c);
-  }
-
-  /** y (+)= x·Wᵀ + bias + s·(x·Aᵀ)·Bᵀ. */
-  private async projForward(layer: number, t: LoraTarget, x: GPUBuffer, y: GPUBuffer, accumulate: boolean): Promise<Dispatch[]> {
-    const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`;
-    const out = [await this.frozen('forward', layer, t, x, y, accumulate)];
-    if (this.has(`${p}.${LORA_TARGET_WEIGHTS[t][1]}`)) out.push(await this.mm(`${p}.${t}.bias`, false, false, true, M, fout, 1, this.buf('io.ones'), this.buf(`${p}.${LORA_TARGET_WEIGHTS[t][1]}`), y));
-    const q = `${p}.lora.${t}`;
-    if (this.has(`${q}.A`)) {
-      const r = this.spec.lora!.config.rank;
-      out.push(await this.mm(`${q}.fwdA`, false, true, false, M, r, fin, x, this.buf(`${q}.A`), this.buf(`${q}.mid`)));
-      out.push(await this.mm(`${q}.fwdB`, false, true, true, M, fout, r, this.buf(`${q}.mid`), this.buf(`${q}.B`), y, this.scale));
-    }
-    return out;
-  }
-
-  /** LoRA gradients of a projection and (if dx) its input gradient, given dy. */
-  private async projBackward(layer: number, t: LoraTarget, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer | undefined, accumulateDx: boolean): Promise<Dispatch[]> {
-    const [fin, fout] = targetDims(this.spec.config, t), M = this.M, p = `layer${layer}`;
-    const out: Dispatch[] = [];
-    if (dx) out.push(await this.frozen('inputGrad', layer, t, dy, dx, accumulateDx));
-    const q = `${p}.lora.${t}`;
-    if (this.has(`${q}.A`)) {
-      const r = this.spec.lora!.config.rank, dMid = this.buf('grad.loraMid');
-      out.push(await this.mm(`${q}.gradB`, true, false, false, fout, r, M, dy, this.buf(`${q}.mid`), this.buf(`${q}.gradB`), this.scale));
-      out.push(await this.mm(`${q}.dMid`, false, false, false, M, r, fout, dy, this.buf(`${q}.B`), dMid, this.scale));
-      out.push(await this.mm(`${q}.gradA`, true, false, false, r, fin, M, dMid, x, this.buf(`${q}.gradA`)));
-      if (dx) out.push(await this.mm(`${q}.dxLora`, false, false, true, M, fin, r, dMid, this.buf(`${q}.A`), dx));
-    }
-    return out;
-  }
-
-  private streamOut(i: number): GPUBuffer {
-    const next = this.spec.plan.layers[i + 1];
-    return next ? this.buf(`layer${next.index}.x`) : this.buf('final.hidden');
-  }
-
-  async forward(): Promise<Dispatch[]> {
-    const c = this.spec.config, M = this.M, H = c.hiddenSize, F = c.intermediateSize, k = this.k, L = this.ledger;
-    const attnShape = { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
-    const first = this.spec.plan.layers.length ? this.buf(`layer${this.spec.plan.layers[0].index}.x`) : this.buf('final.hidden');
-    const gatherShape = { rows: M, D: H, vocab: c.vocabSize };
-    const out: Dispatch[] = this.vocab.length === 1
-      ? [await k.elementwise.prepareEmbeddingGather(L, 'embed.gather', gatherShape, this.buf('embed'), this.buf('io.inputIds'), first)]
-      : await Promise.all(this.vocab.map((s, i) => k.elementwise.prepareEmbeddingGatherSlice(L, `embed.gather.v${i}`, gatherShape, s.first, this.headSlice(s, 'embed'), this.buf('io.inputIds'), first)));
-    for (const [i, pl] of this.spec.plan.layers.entries()) {
-      const p = `layer${pl.index}`, x = this.buf(`${p}.x`), next = this.streamOut(i);
-      let mid = x;
-      if (pl.attention) {
-        out.push(await k.rmsNorm.prepareForward(L, `${p}.attnNorm`, { M, D: H }, c.rmsNormEps, x, this.buf(`${p}.inputNorm`), this.buf(`${p}.attnNorm`), this.buf(`${p}.attnInvRms`)));
-        for (const t of ['q', 'k', 'v'] as const) out.push(...(await this.projForward(pl.index, t, this.buf(`${p}.attnNorm`), this.buf(`${p}.${t}`), false)));
-        out.push(await k.rope.prepare(L, `${p}.ropeQ`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads }, false, this.buf(`${p}.q`), this.rope));
-        out.push(await k.rope.prepare(L, `${p}.ropeK`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numKvHeads }, false, this.buf(`${p}.k`), this.rope));
-        out.push(...(await k.attention.prepareForward(L, `${p}.attn`, attnShape, { q: this.buf(`${p}.q`), k: this.buf(`${p}.k`), v: this.buf(`${p}.v`), out: this.buf(`${p}.mixed`), probs: this.buf(`${p}.probs`) })));
-        mid = this.buf(`${p}.mid`);
-        out.push(await k.elementwise.prepareCopy(L, `${p}.residual1`, M * H, x, mid));
-        out.push(...(await this.projForward(pl.index, 'o', this.buf(`${p}.mixed`), mid, true)));
-      }
-      out.push(await k.elementwise.prepareCopy(L, `${p}.residual2`, M * H, mid, next));
-      if (pl.mlp) {
-        out.push(await k.rmsNorm.prepareForward(L, `${p}.mlpNorm`, { M, D: H }, c.rmsNormEps, mid, this.buf(`${p}.postNorm`), this.buf(`${p}.mlpNorm`), this.buf(`${p}.mlpInvRms`)));
-        out.push(...(await this.projForward(pl.index, 'gate', this.buf(`${p}.mlpNorm`), this.buf(`${p}.gate`), false)));
-        out.push(...(await this.projForward(pl.index, 'up', this.buf(`${p}.mlpNorm`), this.buf(`${p}.up`), false)));
-        out.push(await k.elementwise.prepareSwigluForward(L, `${p}.swiglu`, M * F, this.buf(`${p}.gate`), this.buf(`${p}.up`), this.buf(`${p}.act`)));
-        out.push(...(await this.projForward(pl.index, 'down', this.buf(`${p}.act`), next, true)));
-      }
-    }
-    out.push(await k.rmsNorm.prepareForward(L, 'final.norm', { M, D: H }, c.rmsNormEps, this.buf('final.hidden'), this.buf('finalNorm'), this.buf('final.normed'), this.buf('final.invRms')));
-    // With chunked logits the LM head runs chunk by chunk with the loss, in backward().
-    if (this.chunkRows < M && this.spec.lora) return out;
-    out.push(...(await this.headForward('lmHead', M, this.buf('final.normed'), this.buf('logits'))));
-    return out;
-  }
-
-  /**
-   * LM head, loss and (when training) the LM head's input gradient, chunk by chunk over the token
-   * rows: each chunk's logits overwrite the previous chunk's in one [chunkRows, vocab] buffer.
-   */
-  private async chunkedHead(train: boolean): Promise<Dispatch[]> {
-    const c = this.spec.config, M = this.M, H = c.hiddenSize, V = c.vocabSize, L = this.ledger, out: Dispatch[] = [];
-    const rowsOf = (name: string, m0: number, rows: number, width: number): BufferSlice => ({ buffer: this.buf(name), offset: m0 * width * 4, size: rows * width * 4 });
-    for (let m0 = 0, i = 0; m0 < M; m0 += this.chunkRows, i++) {
-      const rows = Math.min(this.chunkRows, M - m0);
-      const logits: BufferSlice = { buffer: this.buf('logits'), offset: 0, size: rows * V * 4 };
-      out.push(...(await this.headForward(`lmHead.c${i}`, rows, rowsOf('final.normed', m0, rows, H), logits)));
-      const ce = await this.k.crossEntropy.prepareLossAndGrad(L, `loss.c${i}`, { N: rows, V }, 1, logits, rowsOf('io.targets', m0, rows, 1), rowsOf('io.lossRows', m0, rows, 1));
-      this.lossDispatches.push(ce);
-      out.push(ce);
-      if (train) out.push(...(await this.headInputGrad(`lmHead.dx.c${i}`, rows, logits, rowsOf('grad.norm', m0, rows, H))));
-    }
-    return out;
-  }
-
-  async backward(): Promise<Dispatch[]> {
-    const c = this.spec.config, M = this.M, H = c.hiddenSize, F = c.intermediateSize, k = this.k, L = this.ledger;
-    const attnShape = { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
-    const out: Dispatch[] = [];
-    const layers = this.spec.plan.layers;
-    const targets = this.spec.lora?.config.targets ?? [];
-    const lowest = layers.findIndex((l) => targets.some((t) => this.has(`layer${l.index}.lora.${t}.A`)));
-    if (this.chunkRows < M) {
-      out.push(...(await this.chunkedHead(lowest !== -1)));
-      if (lowest === -1) return out;
-    } else {
-      const ce = await k.crossEntropy.prepareLossAndGrad(L, 'loss', { N: M, V: c.vocabSize }, 1, this.buf('logits'), this.buf('io.targets'), this.buf('io.lossRows'));
-      this.lossDispatches.push(ce);
-      out.push(ce);
-      if (lowest === -1) return out; // nothing trains: loss only
-      out.push(...(await this.headInputGrad('lmHead.dx', M, this.buf('logits'), this.buf('grad.norm'))));
-    }
-    const dNorm = this.buf('grad.norm');
-    let dCur = this.buf('grad.stream'), dOther = this.buf('grad.stream2');
-    out.push(...(await k.rmsNorm.prepareBackward(L, 'final.norm.bwd', { M, D: H }, false, { x: this.buf('final.hidden'), w: this.buf('finalNorm'), invRms: this.buf('final.invRms'), dy: dNorm, dx: dCur })));
-    for (let i = layers.length - 1; i >= lowest; i--) {
-      const pl = layers[i], p = `layer${pl.index}`, needDx = i > lowest;
-      const x = this.buf(`${p}.x`), mid = pl.attention ? this.buf(`${p}.mid`) : x;
-      if (pl.mlp) {
-        const dAct = this.buf('grad.act'), dGate = this.buf('grad.gate'), dUp = this.buf('grad.up');
-        out.push(...(await this.projBackward(pl.index, 'down', this.buf(`${p}.act`), dCur, dAct, false)));
-        out.push(await k.elementwise.prepareSwigluBackward(L, `${p}.swiglu.bwd`, M * F, this.buf(`${p}.gate`), this.buf(`${p}.up`), dAct, dGate, dUp));
-        const needNorm = needDx || pl.attention;
-        out.push(...(await this.projBackward(pl.index, 'gate', this.buf(`${p}.mlpNorm`), dGate, needNorm ? dNorm : undefined, false)));
-        out.push(...(await this.projBackward(pl.index, 'up', this.buf(`${p}.mlpNorm`), dUp, needNorm ? dNorm : undefined, true)));
-        if (needNorm) {
-          out.push(await k.elementwise.prepareCopy(L, `${p}.dres2`, M * H, dCur, dOther));
-          out.push(...(await k.rmsNorm.prepareBackward(L, `${p}.mlpNorm.bwd`, { M, D: H }, true, { x: mid, w: this.buf(`${p}.postNorm`), invRms: this.buf(`${p}.mlpInvRms`), dy: dNorm, dx: dOther })));
-          [dCur, dOther] = [dOther, dCur];
-        }
-      }
-      if (pl.attention) {
-        const dMixed = this.buf('grad.mixed');
-        out.push(...(await this.projBackward(pl.index, 'o', this.buf(`${p}.mixed`), dCur, dMixed, false)));
-        out.push(...(await k.attention.prepareBackward(L, `${p}.attn.bwd`, attnShape, {
-          q: this.buf(`${p}.q`), k: this.buf(`${p}.k`), v: this.buf(`${p}.v`), out: this.buf(`${p}.mixed`), probs: this.buf(`${p}.probs`),
-          dOut: dMixed, dq: this.buf('grad.q'), dk: this.buf('grad.k'), dv: this.buf('grad.v'), scratch: this.buf('grad.rowDot'),
-        })));
-        out.push(await k.rope.prepare(L, `${p}.ropeQ.bwd`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numHeads }, true, this.buf('grad.q'), this.rope));
-        out.push(await k.rope.prepare(L, `${p}.ropeK.bwd`, { B: this.spec.batch, T: this.spec.seqLen, nHeads: c.numKvHeads }, true, this.buf('grad.k'), this.rope));
-        const norm = this.buf(`${p}.attnNorm`);
-        out.push(...(await this.projBackward(pl.index, 'q', norm, this.buf('grad.q'), needDx ? dNorm : undefined, false)));
-        out.push(...(await this.projBackward(pl.index, 'k', norm, this.buf('grad.k'), needDx ? dNorm : undefined, true)));
-        out.push(...(await this.projBackward(pl.index, 'v', norm, this.buf('grad.v'), needDx ? dNorm : undefined, true)));
-        if (needDx) {
-          out.push(await k.elementwise.prepareCopy(L, `${p}.dres1`, M * H, dCur, dOther));
-          out.push(...(await k.rmsNorm.prepareBackward(L, `${p}.attnNorm.bwd`, { M, D: H }, true, { x, w: this.buf(`${p}.inputNorm`), invRms: this.buf(`${p}.attnInvRms`), dy: dNorm, dx: dOther })));
-          [dCur, dOther] = [dOther, dCur];
-        }
-      }
-    }
-    return out;
   }
 }

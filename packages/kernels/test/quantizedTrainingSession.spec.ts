@@ -21,6 +21,22 @@ const cases: SessionCase[] = [
     config: { ...config, architecture: 'Qwen2ForCausalLM', tieWordEmbeddings: false, attentionBias: true },
     plan: full, batch: 3, seqLen: 7, steps: 10, lr: 1e-2, seed: 13, weightFormat: 'int4', quantizeAtUpload: true,
   },
+  // A GGUF-like base: q4_1 projections (hidden 40 and intermediate 70 are not whole groups, so 64/96 here) and a q8_0 embedding.
+  {
+    name: 'q4_1 projections, q8_0 tied embedding, layer 1 dropped', config: { ...config, hiddenSize: 64, intermediateSize: 96, headDim: 8, numHeads: 8, numKvHeads: 2 },
+    plan: pruned, batch: 2, seqLen: 9, steps: 10, lr: 1e-2, seed: 15, weightFormat: 'q4_1', vocabFormat: 'q8_0',
+  },
+  {
+    name: 'q4_1 projections and untied q4_1 head and embedding, logits in 2 chunks',
+    config: { ...config, vocabSize: 150, hiddenSize: 64, intermediateSize: 96, headDim: 8, numHeads: 8, numKvHeads: 2, tieWordEmbeddings: false },
+    plan: full, batch: 2, seqLen: 32, steps: 10, lr: 1e-2, seed: 16, weightFormat: 'q4_1', vocabFormat: 'q4_1', logitsChunkRows: 64,
+  },
+  // 300 packed rows of 96 bytes exceed a 24,000-byte binding: two 64-row-aligned slices (192 + 108 rows).
+  {
+    name: 'q4_1 projections, q8_0 tied table bound in 2 vocabulary slices',
+    config: { ...config, vocabSize: 300, hiddenSize: 96, intermediateSize: 128, headDim: 8, numHeads: 12, numKvHeads: 2 },
+    plan: pruned, batch: 2, seqLen: 8, steps: 10, lr: 1e-2, seed: 17, weightFormat: 'q4_1', vocabFormat: 'q8_0', maxBindingBytes: 24000,
+  },
   { name: 'int8 quantized at upload, full depth, gradient clipping', config, plan: full, batch: 2, seqLen: 9, steps: 10, lr: 1e-2, seed: 14, weightFormat: 'int8', quantizeAtUpload: true, clipNorm: 0.5 },
 ];
 
@@ -29,7 +45,7 @@ test.beforeEach(async ({ page }) => {
   await page.waitForFunction(() => 'kernelHarness' in globalThis);
 });
 
-test('a 10-step LoRA run on an int8 / int4 base follows the CPU reference on the fake-quantized weights; peak = estimate + uniforms', async ({ page }) => {
+test('a 10-step LoRA run on an int8 / int4 / q4_1 base (and a packed q8_0 / q4_1 embedding) follows the CPU reference on the fake-quantized weights; peak = estimate + uniforms', async ({ page }) => {
   const results = await page.evaluate((c) => kernelHarness.trainingCurves(c), cases);
   for (const [i, r] of results.entries()) {
     expect(r.gpuLosses).toHaveLength(cases[i].steps);
@@ -44,6 +60,7 @@ test('a 10-step LoRA run on an int8 / int4 base follows the CPU reference on the
     // The session allocates exactly loraSessionBuffers(... weightFormat) plus the per-dispatch uniforms.
     expect(r.peakBytes, `${r.name}: peak vs estimate`).toBe(r.estimateBytes + r.uniformBytes);
     expect(r.uniformBytes).toBeLessThanOrEqual(16384);
+    if (cases[i].maxBindingBytes) expect(r.vocabSlices, `${r.name}: the packed table is sliced`).toBe(2);
     const floatGap = Math.max(...r.cpuFloatLosses!.map((f, s) => Math.abs(f - r.cpuLosses[s]) / r.cpuLosses[s]));
     console.log(`${r.name}: worst loss error ${worst.toExponential(2)}, LoRA diff ${r.maxLoraDiff.toExponential(2)}, ` +
       `loss ${r.cpuLosses[0].toFixed(4)} -> ${r.cpuLosses[r.cpuLosses.length - 1].toFixed(4)}, unquantized-model gap ${floatGap.toExponential(2)}, ` +
@@ -74,6 +91,6 @@ test('a budget that fits the int4 base refuses the f32 one; mismatched formats a
   expect(r.fits.int4).toMatch(/^peak \d+$/);
   expect(Number(r.fits.int4.slice(5))).toBeLessThanOrEqual(r.budget);
   expect(r.errors[0]).toMatch(/^RangeError: session: weightFormat is int8 but the weights were quantized as int4/);
-  expect(r.errors[1]).toMatch(/^RangeError: weightFormat must be one of f32, int8, int4, q4_1, got "int3"/);
+  expect(r.errors[1]).toMatch(/^RangeError: weightFormat must be one of f32, int8, int4, q8_0, q4_1, got "int3"/);
   expect(r.errors[2]).toMatch(/^RangeError: session: "layer0\.upProj" is packed as int8, the session's weightFormat is int4/);
 });

@@ -37,6 +37,12 @@ export interface LoraSessionShape {
    * embedding, head, norms and biases stay float32 (see QuantizedLlamaWeights).
    */
   weightFormat?: WeightFormat;
+  /**
+   * How the vocabulary tables (embedding, untied LM head) are stored (default 'f32'): packed like
+   * the projections (words under the table's name plus `<name>.scales`), e.g. a GGUF's Q8_0
+   * embedding as 'q8_0'.
+   */
+  vocabFormat?: WeightFormat;
 }
 
 /** Rows of the logits buffer: the chunk size, at most B·T. */
@@ -61,9 +67,16 @@ export function loraSessionBuffers(s: LoraSessionShape): BufferSpec[] {
   const out: BufferSpec[] = [];
   const add = (name: string, kind: BufferKind, elements: number) => out.push({ name, kind, elements });
 
-  add('embed', 'weights', V * H);
+  const table = (name: string) => {
+    const vf = s.vocabFormat ?? 'f32';
+    if (vf === 'f32') return add(name, 'weights', V * H);
+    const l = quantizedLayout(V, H, vf);
+    add(name, 'weights', l.words);
+    add(`${name}.scales`, 'weights', l.scales);
+  };
+  table('embed');
   add('finalNorm', 'weights', H);
-  if (!c.tieWordEmbeddings) add('lmHead', 'weights', V * H);
+  if (!c.tieWordEmbeddings) table('lmHead');
   add('rope.cos', 'weights', s.seqLen * (c.headDim / 2));
   add('rope.sin', 'weights', s.seqLen * (c.headDim / 2));
   add('io.inputIds', 'io', M);

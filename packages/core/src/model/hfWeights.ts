@@ -16,9 +16,11 @@ export class HfWeightsError extends Error {
   }
 }
 
-const EMBED = 'model.embed_tokens.weight';
+export const HF_EMBED = 'model.embed_tokens.weight';
+const EMBED = HF_EMBED;
 const FINAL_NORM = 'model.norm.weight';
-const LM_HEAD = 'lm_head.weight';
+export const HF_LM_HEAD = 'lm_head.weight';
+const LM_HEAD = HF_LM_HEAD;
 const MAX_LISTED = 10;
 
 interface LayerTensorSpec {
@@ -125,8 +127,8 @@ function isIgnorable(cfg: ModelConfig, name: string): boolean {
  * `layers` are undefined and their tensors, if present, are ignored. With `opts.plan`, only the
  * plan's kept sub-blocks are required and loaded: a kept layer whose attention (or MLP) the plan
  * skips has no attention (MLP) fields, which engines running that plan never read.
- * With `opts.suppliedElsewhere`, those layer tensors (e.g. projections that come packed, see
- * quantizedWeightsFromHfTensors) are neither required nor loaded: their fields stay unset.
+ * With `opts.suppliedElsewhere`, those tensors (e.g. projections or an embedding that come packed,
+ * see quantizedWeightsFromHfTensors) are neither required nor loaded: their fields stay unset.
  */
 export function weightsFromHfTensors(
   cfg: ModelConfig,
@@ -160,9 +162,11 @@ export function weightsFromHfTensors(
     return { shape: t.shape, data: t.data }; // drop extras such as a stored dtype
   };
 
-  const embed = take(EMBED, [cfg.vocabSize, cfg.hiddenSize]);
+  // A table supplied elsewhere is left unset for the caller to fill (see quantizedWeightsFromHfTensors).
+  const table = (name: string) => (elsewhere.has(name) ? (undefined as unknown as Tensor) : take(name, [cfg.vocabSize, cfg.hiddenSize]));
+  const embed = table(EMBED);
   const finalNorm = take(FINAL_NORM, [cfg.hiddenSize]);
-  const lmHead = cfg.tieWordEmbeddings ? embed : take(LM_HEAD, [cfg.vocabSize, cfg.hiddenSize]);
+  const lmHead = cfg.tieWordEmbeddings ? embed : table(LM_HEAD);
   const specs = layerSpecs(cfg);
   const out: (LayerWeights | undefined)[] = Array.from({ length: cfg.numLayers }, () => undefined);
   const kept = new Map(opts.plan?.layers.map((l) => [l.index, l]));

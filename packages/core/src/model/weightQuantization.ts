@@ -2,7 +2,7 @@ import type { ModelConfig } from './modelConfig';
 import type { LayerWeights, LlamaWeights } from './llamaWeights';
 import type { Tensor } from './tensor';
 import type { SubmodelPlan } from '../engine/submodelPlan';
-import { HfWeightsError, weightsFromHfTensors } from './hfWeights';
+import { HF_EMBED, HF_LM_HEAD, HfWeightsError, weightsFromHfTensors } from './hfWeights';
 
 /**
  * How the frozen projection weights of a session are stored (FedSODA / QLoRA-style: a tab holds a
@@ -18,6 +18,8 @@ import { HfWeightsError, weightsFromHfTensors } from './hfWeights';
  *   q in [-7, 7] stored as q + 8 in a nibble, 8 per word, column j in nibble j % 8 (bits 4·(j%8)).
  *   The last group of a row may be partial. Padding nibbles are 8, so padding decodes to 0 too.
  *
+ * - 'q8_0': symmetric int8 in groups of 32 columns (GGUF's Q8_0 re-packed exactly: one scale per
+ *   group, q in [-127, 127], int8's byte order). Columns must be whole groups.
  * - 'q4_1': affine, GGUF's Q4_1 re-packed exactly: per (row, group of 32 columns) a scale d and a
  *   minimum m, x = d·q + m with q in [0, 15] stored as is, in int4's nibble order. Scales hold
  *   (d, m) pairs. Columns must be whole groups (GGUF rows always are), so there is no padding.
@@ -26,9 +28,14 @@ import { HfWeightsError, weightsFromHfTensors } from './hfWeights';
  * the surplus by any finite input without a branch. Dequantization is q·scale in float32
  * (Math.fround), exactly what the WGSL kernels compute per element.
  */
-export type WeightFormat = 'f32' | 'int8' | 'int4' | 'q4_1';
+export type WeightFormat = 'f32' | 'int8' | 'int4' | 'q8_0' | 'q4_1';
 
-export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'int8', 'int4', 'q4_1'];
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'int8', 'int4', 'q8_0', 'q4_1'];
+
+/** Bits of one stored value of a packed format (the kernels' BITS). */
+export function formatBits(format: Exclude<WeightFormat, 'f32'>): 8 | 4 {
+  return format === 'int8' || format === 'q8_0' ? 8 : 4;
+}
 
 /**
  * Columns per int4 scale. 32 is the common choice for 4-bit LLM weights (GGML's Q4_0, AWQ/GPTQ
@@ -66,11 +73,11 @@ export function quantizedLayout(rows: number, cols: number, format: WeightFormat
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(cols) || cols < 1) {
     throw new RangeError(`quantized matrix: rows and cols must be positive integers, got ${rows} x ${cols}`);
   }
-  const valuesPerWord = { f32: 1, int8: 4, int4: 8, q4_1: 8 }[format];
+  const valuesPerWord = { f32: 1, int8: 4, int4: 8, q8_0: 4, q4_1: 8 }[format];
   if (!valuesPerWord) throw new RangeError(`unknown weight format "${format}"`);
-  const grouped = format === 'int4' || format === 'q4_1';
-  if (format === 'q4_1' && cols % INT4_GROUP_SIZE !== 0) {
-    throw new RangeError(`q4_1 matrices need whole groups of ${INT4_GROUP_SIZE} columns, got ${cols}`);
+  const grouped = format === 'int4' || format === 'q4_1' || format === 'q8_0';
+  if ((format === 'q4_1' || format === 'q8_0') && cols % INT4_GROUP_SIZE !== 0) {
+    throw new RangeError(`${format} matrices need whole groups of ${INT4_GROUP_SIZE} columns, got ${cols}`);
   }
   const wordsPerRow = Math.ceil(cols / valuesPerWord);
   const groupSize = grouped ? INT4_GROUP_SIZE : cols;
@@ -86,7 +93,7 @@ export function quantizedMatrixBytes(rows: number, cols: number, format: WeightF
   return 4 * (l.words + l.scales);
 }
 
-const QMAX = { int8: 127, int4: 7 } as const;
+const QMAX = { int8: 127, q8_0: 127, int4: 7 } as const;
 
 /** ggml's quantize_row_q4_1 per group (d = (max - min) / 15, m = min), in float32. */
 function quantizeAffine4(data: Float32Array, rows: number, cols: number, l: QuantizedLayout): QuantizedMatrix {
@@ -120,7 +127,7 @@ export function quantizeMatrix(data: Float32Array, rows: number, cols: number, f
     if (!Number.isFinite(data[i])) throw new RangeError(`quantizeMatrix: value ${data[i]} at index ${i} is not finite`);
   }
   if (format === 'q4_1') return quantizeAffine4(data, rows, cols, l);
-  const qmax = QMAX[format], bits = format === 'int8' ? 8 : 4, offset = format === 'int4' ? 8 : 0;
+  const qmax = QMAX[format], bits = formatBits(format), offset = format === 'int4' ? 8 : 0;
   const words = new Uint32Array(l.words), scales = new Float32Array(l.scales);
   if (format === 'int4') words.fill(0x88888888); // padding nibbles decode to 0
   for (let r = 0; r < rows; r++) {
@@ -147,7 +154,7 @@ export function quantizeMatrix(data: Float32Array, rows: number, cols: number, f
 /** The signed integer stored for column c of row r (not scaled). */
 function storedValue(q: QuantizedMatrix, l: QuantizedLayout, r: number, c: number): number {
   const word = q.words[r * l.wordsPerRow + Math.floor(c / l.valuesPerWord)];
-  if (q.format === 'int8') return (word << (24 - 8 * (c % 4))) >> 24; // sign-extend the byte
+  if (q.format === 'int8' || q.format === 'q8_0') return (word << (24 - 8 * (c % 4))) >> 24; // sign-extend the byte
   const nibble = (word >>> (4 * (c % 8))) & 0xf;
   return q.format === 'q4_1' ? nibble : nibble - 8;
 }
@@ -183,16 +190,37 @@ export type ProjectionWeightName = (typeof PROJECTION_WEIGHTS)[number];
 /** A decoder layer whose projections are packed; norms and biases stay float32. */
 export type QuantizedLayerWeights = Omit<LayerWeights, ProjectionWeightName> & Record<ProjectionWeightName, QuantizedMatrix>;
 
+/** A [vocab, hidden] table (the embedding, or an untied LM head): float32 or packed. */
+export type VocabTable = Tensor | QuantizedMatrix;
+
+export function isPackedTable(t: VocabTable): t is QuantizedMatrix {
+  return 'words' in t;
+}
+
 /**
- * Model weights with packed projections (what a tab holds for a quantized base). The embedding,
- * LM head, norms and biases stay float32: the embedding is gathered row by row and the head is
- * often tied to it (one table serving both, and the LM head's logits are where quantization error
- * hurts the loss most); in small models that table dominates, but keeping it float is the usual
- * QLoRA practice and keeps the gather and head kernels unchanged. Norms and biases are tiny.
+ * Model weights with packed projections (what a tab holds for a quantized base). Norms and biases
+ * stay float32 (tiny). The vocabulary tables are float32 unless packed too: a GGUF base keeps its
+ * Q8_0 embedding packed as 'q8_0' (in small models that table is the largest single weight); the
+ * gather and the LM head then dequantize in their kernels. A tied head is the embedding object.
  */
-export interface QuantizedLlamaWeights extends Omit<LlamaWeights, 'layers'> {
+export interface QuantizedLlamaWeights extends Omit<LlamaWeights, 'layers' | 'embed' | 'lmHead'> {
   format: WeightFormat;
+  embed: VocabTable;
+  lmHead: VocabTable;
   layers: (QuantizedLayerWeights | undefined)[];
+}
+
+/** The format of the vocabulary tables of weights ('f32' unless the embedding is packed). */
+export function vocabFormatOf(w: LlamaWeights | QuantizedLlamaWeights): WeightFormat {
+  return isPackedTable(w.embed) ? w.embed.format : 'f32';
+}
+
+function dequantizeTable(t: VocabTable): Tensor {
+  return isPackedTable(t) ? { shape: [t.rows, t.cols], data: dequantizeMatrix(t) } : t;
+}
+
+function packTable(t: Tensor, format: WeightFormat): VocabTable {
+  return format === 'f32' ? t : quantizeMatrix(t.data, t.shape[0], t.shape[1], format);
 }
 
 /** [rows, cols] of each projection weight for a config. */
@@ -213,10 +241,14 @@ function quantizeTensor(cfg: ModelConfig, name: ProjectionWeightName, t: Tensor,
   return quantizeMatrix(t.data, rows, cols, format);
 }
 
-/** Packs the projections of every present layer; everything else is shared, not copied. */
-export function quantizeWeights(cfg: ModelConfig, weights: LlamaWeights, format: WeightFormat): QuantizedLlamaWeights {
+/**
+ * Packs the projections of every present layer, and the vocabulary tables too when vocabFormat is
+ * not 'f32' (a tied head stays the embedding object); everything else is shared, not copied.
+ */
+export function quantizeWeights(cfg: ModelConfig, weights: LlamaWeights, format: WeightFormat, vocabFormat: WeightFormat = 'f32'): QuantizedLlamaWeights {
+  const embed = packTable(weights.embed, vocabFormat);
   return {
-    format, embed: weights.embed, finalNorm: weights.finalNorm, lmHead: weights.lmHead,
+    format, embed, finalNorm: weights.finalNorm, lmHead: weights.lmHead === weights.embed ? embed : packTable(weights.lmHead, vocabFormat),
     layers: weights.layers.map((l) => l && quantizeLayer(cfg, l, format)),
   };
 }
@@ -227,10 +259,11 @@ export function quantizeLayer(cfg: ModelConfig, l: LayerWeights, format: WeightF
   return out as QuantizedLayerWeights;
 }
 
-/** Float32 weights with the projections dequantized (embedding, head, norms, biases shared). */
+/** Float32 weights with the packed tensors dequantized (float ones shared, a tied head kept tied). */
 export function dequantizeWeights(q: QuantizedLlamaWeights): LlamaWeights {
+  const embed = dequantizeTable(q.embed);
   return {
-    embed: q.embed, finalNorm: q.finalNorm, lmHead: q.lmHead,
+    embed, finalNorm: q.finalNorm, lmHead: q.lmHead === q.embed ? embed : dequantizeTable(q.lmHead),
     layers: q.layers.map((l) => {
       if (!l) return undefined;
       const out = { ...l } as Record<string, unknown>;
@@ -242,11 +275,11 @@ export function dequantizeWeights(q: QuantizedLlamaWeights): LlamaWeights {
 
 /**
  * The model a quantized session computes, in float32: every present layer's seven projections
- * replaced by dequantize(quantize(w)); embedding, head, norms and biases unchanged (see
- * QuantizedLlamaWeights). The CPU reference for the GPU's dequantizing matmuls.
+ * (and the vocabulary tables, with a vocabFormat) replaced by dequantize(quantize(w)); norms and
+ * biases unchanged. The CPU reference for the GPU's dequantizing kernels.
  */
-export function fakeQuantizeWeights(cfg: ModelConfig, weights: LlamaWeights, format: WeightFormat): LlamaWeights {
-  return dequantizeWeights(quantizeWeights(cfg, weights, format));
+export function fakeQuantizeWeights(cfg: ModelConfig, weights: LlamaWeights, format: WeightFormat, vocabFormat: WeightFormat = 'f32'): LlamaWeights {
+  return dequantizeWeights(quantizeWeights(cfg, weights, format, vocabFormat));
 }
 
 /** Whether weights came packed (QuantizedLlamaWeights) rather than as float32 LlamaWeights. */
@@ -278,25 +311,35 @@ export function hfProjectionName(layer: number, name: ProjectionWeightName): str
 }
 
 /**
- * QuantizedLlamaWeights for a plan from HF-named float tensors (embedding, norms, biases, head)
- * and packed projections by HF name, as a tab receives a quantized base: the packed projections
- * never exist as float32 there. A kept projection given as a float tensor instead is quantized
- * here; one given both ways, or packed in another format or shape, or not needed by the plan, is
- * refused.
+ * QuantizedLlamaWeights for a plan from HF-named float tensors (norms, biases, and the vocabulary
+ * tables unless packed) and packed tensors by HF name, as a tab receives a quantized base: the
+ * packed tensors never exist as float32 there. Packed may hold the plan's projections (in
+ * `format`) and the embedding / untied LM head (in any one packed format, `vocabFormat` of the
+ * result). A kept projection given as a float tensor instead is quantized here; one given both
+ * ways, or packed in another format or shape, or not needed by the plan, is refused.
  */
 export function quantizedWeightsFromHfTensors(
   cfg: ModelConfig, tensors: ReadonlyMap<string, Tensor>, packed: ReadonlyMap<string, QuantizedMatrix>, format: WeightFormat, plan: SubmodelPlan,
 ): QuantizedLlamaWeights {
   const wanted = keptProjections(plan);
+  const tables = cfg.tieWordEmbeddings ? [HF_EMBED] : [HF_EMBED, HF_LM_HEAD];
   const problems: string[] = [];
   for (const [hf, q] of packed) {
+    if (tensors.has(hf)) problems.push(`${hf} is given both packed and as a float tensor`);
+    if (tables.includes(hf)) {
+      if (q.rows !== cfg.vocabSize || q.cols !== cfg.hiddenSize) problems.push(`${hf} is ${q.rows} x ${q.cols}, the config needs ${cfg.vocabSize} x ${cfg.hiddenSize}`);
+      if (q.format === 'f32') problems.push(`${hf} is "packed" as f32; send it as a float tensor`);
+      continue;
+    }
     const at = wanted.get(hf);
     if (!at) { problems.push(`${hf} is not a projection the plan keeps`); continue; }
     const [rows, cols] = projectionShape(cfg, at[1]);
-    if (tensors.has(hf)) problems.push(`${hf} is given both packed and as a float tensor`);
     if (q.format !== format) problems.push(`${hf} is packed as ${q.format}, not ${format}`);
     if (q.rows !== rows || q.cols !== cols) problems.push(`${hf} is ${q.rows} x ${q.cols}, the config needs ${rows} x ${cols}`);
   }
+  const packedTables = tables.filter((n) => packed.has(n));
+  if (packedTables.length && packedTables.length !== tables.length) problems.push(`${packedTables.join(', ')} packed but not ${tables.filter((n) => !packed.has(n)).join(', ')}: the vocabulary tables share one format`);
+  if (new Set(packedTables.map((n) => packed.get(n)!.format)).size > 1) problems.push('the vocabulary tables are packed in different formats');
   if (problems.length) throw new HfWeightsError(`quantized base: ${problems.join('; ')}`);
   const floats = weightsFromHfTensors(cfg, tensors, { plan, suppliedElsewhere: new Set(packed.keys()) });
   const layers: (QuantizedLayerWeights | undefined)[] = floats.layers.map((l) => l && ({ ...l } as unknown as QuantizedLayerWeights));
@@ -304,5 +347,7 @@ export function quantizedWeightsFromHfTensors(
     const layer = layers[i]! as unknown as Record<string, Tensor | QuantizedMatrix>;
     layer[name] = packed.get(hf) ?? quantizeTensor(cfg, name, layer[name] as Tensor, format);
   }
-  return { format, embed: floats.embed, finalNorm: floats.finalNorm, lmHead: floats.lmHead, layers };
+  const embed: VocabTable = packed.get(HF_EMBED) ?? floats.embed;
+  const lmHead: VocabTable = cfg.tieWordEmbeddings ? embed : packed.get(HF_LM_HEAD) ?? floats.lmHead;
+  return { format, embed, finalNorm: floats.finalNorm, lmHead, layers };
 }

@@ -17,6 +17,6 @@ const harness = {
 (globalThis as unknown as { kernelHarness: typeof harness }).kernelHarness = harness;
 export type KernelHarness = typeof harness;
 export type { MatmulCase } from './matmulHarness';
-export type { DequantMatmulCase } from './dequantMatmulHarness';
+export type { DequantGatherCase, DequantMatmulCase } from './dequantMatmulHarness';
 export type { CaseResult } from './common';
 export type { SessionCase } from './sessionHarness';

@@ -30,6 +30,8 @@ export interface SessionCase {
   weightFormat?: WeightFormat;
   /** With weightFormat: give the session float32 weights and let it quantize them at upload. */
   quantizeAtUpload?: boolean;
+  /** With weightFormat (not quantizeAtUpload): pack the vocabulary tables too, in this format. */
+  vocabFormat?: WeightFormat;
 }
 
 /** The CPU reference's weights and the session's for a case (see SessionCase.weightFormat). */
@@ -38,8 +40,8 @@ function caseWeights(c: SessionCase, std: number): { cpu: LlamaWeights; gpu: Lla
   if (!c.weightFormat) return { cpu: floats, gpu: floats, floats };
   return {
     floats,
-    cpu: fakeQuantizeWeights(c.config, floats, c.weightFormat),
-    gpu: c.quantizeAtUpload ? floats : quantizeWeights(c.config, floats, c.weightFormat),
+    cpu: fakeQuantizeWeights(c.config, floats, c.weightFormat, c.vocabFormat),
+    gpu: c.quantizeAtUpload ? floats : quantizeWeights(c.config, floats, c.weightFormat, c.vocabFormat),
   };
 }
 
@@ -122,7 +124,7 @@ export async function trainingCurves(cases: SessionCase[]): Promise<SessionResul
       }
     }
     const estimateBytes = estimateLoraSessionBytes({
-      config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm, logitsChunkRows, weightFormat: c.weightFormat,
+      config: c.config, plan: c.plan, lora: cpuLora.config, batch: c.batch, seqLen: c.seqLen, clipNorm: c.clipNorm, logitsChunkRows, weightFormat: c.weightFormat, vocabFormat: c.vocabFormat,
     }).totalBytes;
     out.push({ name: c.name, cpuLosses, cpuUnclippedLosses, cpuFloatLosses, gpuLosses, maxLoraDiff, maxLoraAbs, peakBytes: session.peakBytes, estimateBytes, uniformBytes, logitsChunkRows, vocabSlices });
     session.destroy();
