@@ -1,5 +1,6 @@
 // A 2-layer submodel of SmolLM2-135M trained a few steps in the real training worker (headless
-// Chromium, WebGPU) with its Q4_1 projections packed on the GPU, against the CPU engine running the
+// Chromium, WebGPU) with its Q4_1 projections and Q8_0 embedding (the tied LM head) packed on the
+// GPU, sent to the worker as packed safetensors, against the CPU engine running the
 // same steps on the same dequantized weights.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,9 +18,10 @@ before(async () => {
 
 interface Result {
   cpuLosses: number[]; gpuLosses: number[]; peakBytes: number; estimateBytes: number; plannedBytes: number; plannedF32Bytes: number; tokensPerSecond: number;
+  vocabFormat: string; baseWireBytes: number;
 }
 
-test('a 2-layer SmolLM2 submodel with a packed 4-bit base trains on WebGPU as on the CPU engine', async () => {
+test('a 2-layer SmolLM2 submodel with a packed base (q4_1 projections, q8_0 embedding) trains on WebGPU as on the CPU engine', async () => {
   const r = await withHeadlessPage({ path: '/test-pages/ggufTraining.html', modelDir: join(modelsRoot, MODEL.id) }, async (page) => {
     await page.waitForFunction(() => 'trainGgufPlan' in globalThis);
     return page.evaluate(
@@ -35,5 +37,9 @@ test('a 2-layer SmolLM2 submodel with a packed 4-bit base trains on WebGPU as on
   assert.ok(r.gpuLosses[4] < r.gpuLosses[0] - 1, `the loss falls: ${r.gpuLosses.map((l) => l.toFixed(3)).join(', ')}`);
   // The ledger counts the packed words; the planner predicts it (plus its uniform reserve).
   assert.ok(r.peakBytes <= r.plannedBytes, `peak ${r.peakBytes} within the planned ${r.plannedBytes}`);
-  assert.ok(r.plannedBytes < r.plannedF32Bytes - 20e6, `4-bit projections save memory: ${r.plannedBytes} vs ${r.plannedF32Bytes} as float32`);
+  assert.equal(r.vocabFormat, 'q8_0');
+  // Packed: 2 layers' projections (2 x 3.4M weights at 24 bytes per 32) + the 28.3M-value table at 36 bytes per 32, about 37 MB;
+  // as float32 the table alone is 113 MB.
+  assert.ok(r.baseWireBytes < 40e6, `the base travels packed: ${r.baseWireBytes} bytes`);
+  assert.ok(r.plannedBytes < r.plannedF32Bytes - 100e6, `4-bit projections and the 8-bit table save memory: ${r.plannedBytes} vs ${r.plannedF32Bytes} as float32`);
 });

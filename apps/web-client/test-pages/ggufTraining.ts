@@ -1,10 +1,11 @@
 // Trains a plan of the GGUF model directory served at /model/ (model.gguf + config.json) in the real
-// training worker, its Q4_1 projections kept packed on the GPU (or uploaded as float32 for
-// comparison), and optionally the same steps on the CPU engine with the same dequantized weights.
+// training worker, its Q4_1 projections and Q8_0 embedding kept packed on the GPU (or uploaded as
+// float32 for comparison), and optionally the same steps on the CPU engine with the same dequantized weights.
 import * as Comlink from 'comlink';
 import {
-  createLoraAdapter, dequantizeWeights, ggufQuantizedWeights, hfProjectionName, LlamaModel, LORA_TARGETS, loraToPeftTensors, LoraTrainer,
-  parseGgufBytes, parseHfConfig, planPeakBytes, PROJECTION_WEIGHTS, SeededRandom, serializeSafetensors, TextTokenizer, weightsToHfTensors, type QuantizedMatrix,
+  createLoraAdapter, dequantizeWeights, ggufQuantizedWeights, HF_EMBED, hfProjectionName, isPackedTable, LlamaModel, LORA_TARGETS, loraToPeftTensors, LoraTrainer,
+  parseGgufBytes, parseHfConfig, planPeakBytes, PROJECTION_WEIGHTS, SeededRandom, serializePackedSafetensors, serializeSafetensors, TextTokenizer, vocabFormatOf,
+  weightsToHfTensors, type QuantizedMatrix,
   type SubmodelPlan, type Tensor, type TrainingWorkerApi,
 } from '@fedllm/core';
 
@@ -17,7 +18,7 @@ export interface GgufTrainingOptions {
   seed: number;
   /** Run the same steps on the CPU engine (slow for big plans). */
   cpuReference: boolean;
-  /** q4_1: projections packed on the GPU; f32: uploaded dequantized. */
+  /** q4_1: projections (and the Q8_0 embedding) packed on the GPU; f32: uploaded dequantized. */
   format: 'q4_1' | 'f32';
   budgetBytes: number;
 }
@@ -41,15 +42,16 @@ async function trainGgufPlan(o: GgufTrainingOptions) {
   const plan: SubmodelPlan = { layers: o.layers.map((index) => ({ index, attention: true, mlp: true })) };
   const packed = ggufQuantizedWeights(file, config, plan);
   const floats = dequantizeWeights(packed);
-  // What travels as float safetensors: everything of the plan but, for q4_1, the packed projections.
+  // What travels (packed safetensors, as the coordinator's q4_1 parts): for q4_1 the packed
+  // projections and Q8_0 embedding as packed words, the rest as floats; for f32 all floats.
   const base = new Map<string, Tensor>([...weightsToHfTensors(config, floats)]);
-  const quantizedProjections: Record<string, QuantizedMatrix> = {};
+  const packedTensors = new Map<string, QuantizedMatrix>();
   if (o.format === 'q4_1') {
-    for (const l of o.layers) for (const name of PROJECTION_WEIGHTS) {
-      base.delete(hfProjectionName(l, name));
-      quantizedProjections[hfProjectionName(l, name)] = packed.layers[l]![name];
-    }
+    for (const l of o.layers) for (const name of PROJECTION_WEIGHTS) packedTensors.set(hfProjectionName(l, name), packed.layers[l]![name]);
+    if (isPackedTable(packed.embed)) packedTensors.set(HF_EMBED, packed.embed);
+    for (const n of packedTensors.keys()) base.delete(n);
   }
+  const wire = serializePackedSafetensors(base, packedTensors);
   const rng = new SeededRandom(o.seed);
   const loraConfig = { rank: 8, alpha: 16, targets: [...LORA_TARGETS] };
   const lora = createLoraAdapter(config, loraConfig, o.layers, rng, 0.01);
@@ -68,15 +70,17 @@ async function trainGgufPlan(o: GgufTrainingOptions) {
   await worker.init();
   const freshLora = createLoraAdapter(config, loraConfig, o.layers, new SeededRandom(o.seed), 0.01);
   const r = await worker.train({
-    config, plan, baseTensors: [toBuffer(serializeSafetensors(base))], weightFormat: o.format,
-    quantizedProjections: o.format === 'q4_1' ? quantizedProjections : undefined,
+    config, plan, baseTensors: [toBuffer(wire)], weightFormat: o.format,
     lora: toBuffer(serializeSafetensors(loraToPeftTensors(freshLora))), loraConfig,
     batches: { batch: o.batch, seqLen: o.seqLen, inputIds, targets }, steps: o.steps, lr: o.lr, budgetBytes: o.budgetBytes,
   });
   const shape = { config, lora: loraConfig, batch: o.batch, seqLen: o.seqLen };
+  const vocabFormat = o.format === 'q4_1' ? vocabFormatOf(packed) : 'f32';
   return {
-    cpuLosses, gpuLosses: r.losses, peakBytes: r.peakBytes, estimateBytes: r.estimateBytes, tokensPerSecond: r.tokensPerSecond,
-    plannedBytes: planPeakBytes({ ...shape, weightFormat: o.format }, plan), plannedF32Bytes: planPeakBytes({ ...shape, weightFormat: 'f32' }, plan),
+    vocabFormat,
+    cpuLosses, gpuLosses: r.losses, peakBytes: r.peakBytes, estimateBytes: r.estimateBytes, tokensPerSecond: r.tokensPerSecond, baseWireBytes: wire.byteLength,
+    plannedBytes: planPeakBytes({ ...shape, weightFormat: o.format, vocabFormat }, plan),
+    plannedF32Bytes: planPeakBytes({ ...shape, weightFormat: 'f32' }, plan),
   };
 }
 

@@ -3,7 +3,7 @@
 import * as Comlink from 'comlink';
 import {
   createLoraAdapter, fakeQuantizeWeights, hfProjectionName, initLlamaWeights, LlamaModel, LORA_TARGETS, loraForPlan, loraToPeftTensors, LoraTrainer,
-  planPeakBytes, PROJECTION_WEIGHTS, quantizeWeights, SeededRandom, serializeSafetensors, weightsToHfTensors, type ModelConfig, type QuantizedMatrix,
+  planPeakBytes, PROJECTION_WEIGHTS, quantizeWeights, SeededRandom, serializePackedSafetensors, serializeSafetensors, weightsToHfTensors, type ModelConfig, type QuantizedMatrix,
   type SubmodelPlan, type TrainingWorkerApi,
 } from '@fedllm/core';
 
@@ -88,22 +88,23 @@ async function failureModes() {
 }
 
 /**
- * A quantized base through the worker: the kept projections travel packed (QuantizedMatrix by HF
- * name), the rest as float safetensors; the CPU reference trains on the fake-quantized weights.
+ * A quantized base through the worker: the kept projections travel packed (packed words in one
+ * safetensors file, as the coordinator's parts), the rest as floats; the CPU reference trains on
+ * the fake-quantized weights.
  */
 async function trainQuantized(format: 'int8' | 'int4') {
   const worker = startWorker();
   await worker.init();
   const { weights, lora, req } = request(64 * 1024 * 1024);
   const packedAll = quantizeWeights(config, weights, format);
-  const quantizedProjections: Record<string, QuantizedMatrix> = {};
+  const packed = new Map<string, QuantizedMatrix>();
   const kept = new Map(plan.layers.map((l) => [l.index, l]));
   const floats = new Map([...weightsToHfTensors(config, weights)].filter(([n]) => !/^model\.layers\.(\d+)\./.test(n) || kept.has(Number(/^model\.layers\.(\d+)\./.exec(n)![1]))));
   for (const [i, l] of kept) {
     for (const name of PROJECTION_WEIGHTS) {
       const hf = hfProjectionName(i, name);
       floats.delete(hf);
-      if (['qProj', 'kProj', 'vProj', 'oProj'].includes(name) ? l.attention : l.mlp) quantizedProjections[hf] = packedAll.layers[i]![name];
+      if (['qProj', 'kProj', 'vProj', 'oProj'].includes(name) ? l.attention : l.mlp) packed.set(hf, packedAll.layers[i]![name]);
     }
   }
   const cpu = new LoraTrainer(new LlamaModel(config, fakeQuantizeWeights(config, weights, format)), lora, { lr: LR, plan });
@@ -112,9 +113,10 @@ async function trainQuantized(format: 'int8' | 'int4') {
     const k = (s % 3) * n;
     return cpu.step({ B, T, inputIds: req.batches.inputIds.slice(k, k + n), targets: req.batches.targets.slice(k, k + n) });
   });
-  const r = await worker.train({ ...req, baseTensors: [toBuffer(serializeSafetensors(floats))], weightFormat: format, quantizedProjections });
+  const wire = () => [toBuffer(serializePackedSafetensors(floats, packed))];
+  const r = await worker.train({ ...req, baseTensors: wire(), weightFormat: format });
   const f32Planned = planPeakBytes({ config, lora: req.loraConfig, batch: B, seqLen: T }, plan);
-  const mismatch = await errorName(worker.train({ ...req, weightFormat: format === 'int8' ? 'int4' : 'int8', baseTensors: [toBuffer(serializeSafetensors(floats))], quantizedProjections }));
+  const mismatch = await errorName(worker.train({ ...req, weightFormat: format === 'int8' ? 'int4' : 'int8', baseTensors: wire() }));
   return { cpuLosses, gpuLosses: r.losses, peakBytes: r.peakBytes, estimateBytes: r.estimateBytes, f32Planned, mismatch };
 }
 

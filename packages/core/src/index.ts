@@ -5,6 +5,7 @@ export * from './model/modelConfig';
 export * from './model/llamaWeights';
 export * from './model/halfFloat';
 export * from './model/safetensors';
+export * from './model/packedSafetensors';
 export * from './model/hfConfig';
 export * from './model/hfWeights';
 export * from './model/weightQuantization';

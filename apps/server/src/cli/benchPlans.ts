@@ -11,7 +11,7 @@ import { intList, parseCliArgs, positiveInt, requireArg, runCli, UsageError } fr
 const USAGE = 'npm run bench:plans -- --model <dir with model.gguf> [--layers 2,8,30] [--batch 1] [--seq-len 64] [--steps 2] [--format q4_1|f32]';
 const MiB = 2 ** 20;
 
-interface Result { gpuLosses: number[]; peakBytes: number; plannedBytes: number; plannedF32Bytes: number; tokensPerSecond: number }
+interface Result { gpuLosses: number[]; peakBytes: number; plannedBytes: number; plannedF32Bytes: number; tokensPerSecond: number; baseWireBytes: number; vocabFormat: WeightFormat }
 
 await runCli(USAGE, async () => {
   const a = parseCliArgs(USAGE, {
@@ -26,7 +26,8 @@ await runCli(USAGE, async () => {
   if (counts.some((k) => k < 1 || k > config.numLayers)) throw new UsageError(`--layers: counts must be 1..${config.numLayers}`);
   const batch = positiveInt(a.batch, 1, 'batch'), seqLen = positiveInt(a['seq-len'], 64, 'seq-len'), steps = positiveInt(a.steps, 2, 'steps');
   console.log(`${dir}: ${config.numLayers} layers; batch ${batch} x ${seqLen} tokens, ${steps} steps per plan, base ${format}`);
-  console.log('layers | tokens/s | peak MiB | planned MiB | planned as f32 MiB');
+  console.log('layers | tokens/s | peak MiB | planned MiB | planned as f32 MiB | base download MiB');
+  let vocabFormat: WeightFormat = 'f32';
   await withHeadlessPage({ path: '/test-pages/ggufTraining.html', modelDir: dir }, async (page) => {
     await page.waitForFunction(() => 'trainGgufPlan' in globalThis);
     for (const k of counts) {
@@ -36,13 +37,15 @@ await runCli(USAGE, async () => {
         (o) => (globalThis as unknown as { trainGgufPlan(o: unknown): Promise<Result> }).trainGgufPlan(o),
         { layers: [...new Set(layers)], batch, seqLen, steps, lr: 1e-3, seed: 1, cpuReference: false, format, budgetBytes: 2 ** 32 - 1 },
       );
-      console.log(`${k} | ${r.tokensPerSecond.toFixed(2)} | ${(r.peakBytes / MiB).toFixed(1)} | ${(r.plannedBytes / MiB).toFixed(1)} | ${(r.plannedF32Bytes / MiB).toFixed(1)}`);
+      vocabFormat = r.vocabFormat;
+      console.log(`${k} | ${r.tokensPerSecond.toFixed(2)} | ${(r.peakBytes / MiB).toFixed(1)} | ${(r.plannedBytes / MiB).toFixed(1)} | ${(r.plannedF32Bytes / MiB).toFixed(1)} | ${(r.baseWireBytes / MiB).toFixed(1)}`);
     }
   });
-  const swarm = { config, lora: { rank: 8, alpha: 16, targets: [...LORA_TARGETS] }, batch: 8, seqLen: 64, weightFormat: format };
+  // The file's own formats: Q4_1 projections, and its embedding packed as the page found it (SmolLM2: Q8_0).
+  const swarm = { config, lora: { rank: 8, alpha: 16, targets: [...LORA_TARGETS] }, batch: 8, seqLen: 64, weightFormat: format, vocabFormat };
   const full = planPeakBytes(swarm, planKeepingLayers([...Array(config.numLayers).keys()]));
   const one = planPeakBytes(swarm, planKeepingLayers([0]));
   const chunked = planPeakBytes({ ...swarm, logitsChunkRows: 64 }, planKeepingLayers([0]));
-  console.log(`planner at the swarm's shape (8 x 64, rank 8, all targets, ${format}): full model ${(full / MiB).toFixed(1)} MiB; ` +
+  console.log(`planner at the swarm's shape (8 x 64, rank 8, all targets, ${format}${swarm.vocabFormat !== 'f32' ? `, ${swarm.vocabFormat} embedding` : ''}): full model ${(full / MiB).toFixed(1)} MiB; ` +
     `1 layer ${(one / MiB).toFixed(1)} MiB (${((100 * one) / full).toFixed(1)}%); 1 layer with 64-row logits chunks ${(chunked / MiB).toFixed(1)} MiB (${((100 * chunked) / full).toFixed(1)}%)`);
 });

@@ -2,8 +2,9 @@
 // main thread. Exposed with comlink; its API type lives in @fedllm/core (TrainingWorkerApi).
 import * as Comlink from 'comlink';
 import {
-  estimateLoraSessionBytes, loraFromPeft, loraToPeftTensors, parseSafetensors, peftAdapterConfig, quantizedWeightsFromHfTensors, serializeSafetensors,
-  weightsFromHfTensors, type Tensor, type TrainingWorkerApi, type WorkerTrainRequest, type WorkerTrainResult,
+  estimateLoraSessionBytes, loraFromPeft, loraToPeftTensors, parsePackedSafetensors, parseSafetensors, peftAdapterConfig, quantizedWeightsFromHfTensors,
+  serializeSafetensors, vocabFormatOf, weightsFromHfTensors, type QuantizedMatrix, type Tensor, type TrainingWorkerApi, type WorkerTrainRequest,
+  type WorkerTrainResult,
 } from '@fedllm/core';
 import { createGpuContext, KernelSet, LoraTrainingSession, type GpuContext } from '@fedllm/kernels';
 
@@ -54,16 +55,17 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
   if (!Number.isInteger(req.steps) || req.steps < 1 || batches.inputIds.length < n || batches.inputIds.length % n !== 0 || batches.targets.length !== batches.inputIds.length) {
     throw new RangeError(`train: need ${req.steps} step(s) of ${batches.batch}x${batches.seqLen} tokens; got ${batches.inputIds.length} ids and ${batches.targets.length} targets`);
   }
-  const tensors = new Map<string, Tensor>();
+  const tensors = new Map<string, Tensor>(), packed = new Map<string, QuantizedMatrix>();
   for (const part of req.baseTensors) {
-    for (const [name, t] of parseSafetensors(new Uint8Array(part))) {
-      if (tensors.has(name)) throw new RangeError(`train: tensor "${name}" appears in two base-tensor files`);
-      tensors.set(name, t);
+    const file = parsePackedSafetensors(new Uint8Array(part));
+    for (const [name, x] of [...file.floats, ...file.packed]) {
+      if (tensors.has(name) || packed.has(name)) throw new RangeError(`train: tensor "${name}" appears in two base-tensor files`);
+      if ('words' in x) packed.set(name, x);
+      else tensors.set(name, x);
     }
   }
   const weightFormat = req.weightFormat ?? 'f32';
-  const packed = new Map(Object.entries(req.quantizedProjections ?? {}));
-  if (weightFormat === 'f32' && packed.size) throw new RangeError('train: quantizedProjections were given but weightFormat is f32');
+  if (weightFormat === 'f32' && packed.size) throw new RangeError(`train: the base parts hold packed tensors (${[...packed.keys()][0]}, ...) but weightFormat is f32`);
   const weights = weightFormat === 'f32' ? weightsFromHfTensors(config, tensors, { plan }) : quantizedWeightsFromHfTensors(config, tensors, packed, weightFormat, plan);
   const lora = loraFromPeft(peftAdapterConfig({ config: req.loraConfig, layers: new Map() }, config, 'worker'), parseSafetensors(new Uint8Array(req.lora)), config, { plan });
   const t0 = performance.now();
@@ -92,6 +94,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
       peakBytes: session.peakBytes,
       estimateBytes: estimateLoraSessionBytes({
         config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen, clipNorm: req.clipNorm, weightFormat, logitsChunkRows: session.logitsChunkRows,
+        vocabFormat: 'format' in weights ? vocabFormatOf(weights) : 'f32',
       }).totalBytes,
       tokensPerSecond: (req.steps * n) / (totalMs / 1000),
       buildMs,

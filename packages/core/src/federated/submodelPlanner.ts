@@ -40,6 +40,8 @@ export interface PlanMemoryShape {
   logitsChunkRows?: number;
   /** Storage of the frozen projection weights (weightQuantization.ts); default f32. */
   weightFormat?: WeightFormat;
+  /** Storage of the embedding / LM head (a GGUF's Q8_0 table stays packed); default f32. */
+  vocabFormat?: WeightFormat;
 }
 
 /** Predicted peak GPU bytes of a LoRA training session of `plan` (buffers + dispatch reserve). */

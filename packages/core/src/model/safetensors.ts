@@ -20,13 +20,19 @@ export class SafetensorsError extends Error {
 /** Upper bound on the JSON header size, the same as the reference implementation's. */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
-const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 };
+/**
+ * Element types of a header entry: the float types tensors are stored in, and U32 for the words of
+ * packed (quantized) matrices (see packedSafetensors.ts), which parseSafetensors does not decode.
+ */
+export type SafetensorsDType = DType | 'U32';
+
+const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2, U32: 4 };
 const SUPPORTED_DTYPES = Object.keys(DTYPE_BYTES).join(', ');
 const METADATA_KEY = '__metadata__';
 
 /** One header entry: where a tensor's bytes are and how to interpret them. */
 export interface SafetensorsEntry {
-  dtype: DType;
+  dtype: SafetensorsDType;
   shape: number[];
   /** [begin, end) byte offsets relative to the start of the data section. */
   dataOffsets: [number, number];
@@ -53,12 +59,10 @@ export interface ParseSafetensorsOptions {
   include?: (name: string) => boolean;
 }
 
-/** A tensor to serialize; dtype defaults to F32. */
-export interface SafetensorsInput {
-  dtype?: DType;
-  shape: number[];
-  data: Float32Array;
-}
+/** A tensor to serialize; dtype defaults to F32. U32 entries hold raw words (Uint32Array). */
+export type SafetensorsInput =
+  | { dtype?: DType; shape: number[]; data: Float32Array }
+  | { dtype: 'U32'; shape: number[]; data: Uint32Array };
 
 // The format is little-endian; on a big-endian host every element has to be byte-swapped.
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -165,7 +169,7 @@ function parseEntry(name: string, raw: unknown, dataLen: number): SafetensorsEnt
       `${where}: data_offsets span ${end - begin} bytes but dtype ${dtype} x shape [${shape.join(', ')}] needs ${needed} bytes`,
     );
   }
-  return { dtype: dtype as DType, shape: shape as number[], dataOffsets: [begin, end] };
+  return { dtype: dtype as SafetensorsDType, shape: shape as number[], dataOffsets: [begin, end] };
 }
 
 /** The data section must be tiled exactly by the (offset-sorted) tensors: no overlaps, gaps or trailing bytes. */
@@ -197,6 +201,7 @@ export function parseSafetensors(bytes: Uint8Array, opts: ParseSafetensorsOption
   const out = new Map<string, SafetensorsTensor>();
   for (const [name, { dtype, shape, dataOffsets }] of header.tensors) {
     if (opts.include && !opts.include(name)) continue;
+    if (dtype === 'U32') throw new SafetensorsError(`tensor ${JSON.stringify(name)} is U32 (packed words), not a float tensor: read it with readSafetensorsU32`);
     // Copy into a fresh (aligned) buffer: the data section may start at any byte offset,
     // and the result must not alias the caller's bytes.
     const raw = new Uint8Array(dataOffsets[1] - dataOffsets[0]);
@@ -213,14 +218,27 @@ export function parseSafetensors(bytes: Uint8Array, opts: ParseSafetensorsOption
   return out;
 }
 
+/** The words of a U32 entry (a copy, not aliasing `bytes`). Throws SafetensorsError. */
+export function readSafetensorsU32(bytes: Uint8Array, header: SafetensorsHeader, name: string): Uint32Array {
+  const e = header.tensors.get(name);
+  if (!e) throw new SafetensorsError(`no tensor ${JSON.stringify(name)}`);
+  if (e.dtype !== 'U32') throw new SafetensorsError(`tensor ${JSON.stringify(name)} is ${e.dtype}, not U32`);
+  const raw = bytes.slice(header.dataStart + e.dataOffsets[0], header.dataStart + e.dataOffsets[1]);
+  swapBytesInPlace(raw, 4);
+  return new Uint32Array(raw.buffer);
+}
+
 /** parseSafetensors decoding only the tensors for which `include(name)` is true. */
 export function parseSafetensorsFilter(bytes: Uint8Array, include: (name: string) => boolean): Map<string, SafetensorsTensor> {
   return parseSafetensors(bytes, { include });
 }
 
-/** Encodes float32 data as the little-endian bytes of `dtype`. */
-function encodeData(data: Float32Array, dtype: DType): Uint8Array {
-  const typed = dtype === 'F32' ? data : dtype === 'F16' ? float32ToFloat16(data) : float32ToBfloat16(data);
+/** Encodes float32 data (or U32 words) as the little-endian bytes of `dtype`. */
+function encodeData(t: SafetensorsInput, dtype: SafetensorsDType): Uint8Array {
+  const isWords = t.data instanceof Uint32Array;
+  if (isWords !== (dtype === 'U32')) throw new SafetensorsError(`dtype ${dtype} needs ${dtype === 'U32' ? 'a Uint32Array' : 'a Float32Array'} of data`);
+  const data = t.data;
+  const typed = data instanceof Uint32Array || dtype === 'F32' ? data : dtype === 'F16' ? float32ToFloat16(data) : float32ToBfloat16(data);
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
@@ -258,7 +276,7 @@ export function serializeSafetensors(
     if (t.data.length !== numel(t.shape)) {
       throw new SafetensorsError(`${where}: data has ${t.data.length} elements but shape [${t.shape.join(', ')}] needs ${numel(t.shape)}`);
     }
-    const bytes = encodeData(t.data, dtype);
+    const bytes = encodeData(t, dtype);
     const entry = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
     blobs.push({ bytes, elementSize: DTYPE_BYTES[dtype] });

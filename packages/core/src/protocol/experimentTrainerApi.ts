@@ -5,7 +5,7 @@
  */
 import type { WorkerTrainRequest } from './trainingWorkerApi';
 
-export type ExperimentTrainRequest = Omit<WorkerTrainRequest, 'baseTensors' | 'lora' | 'batches' | 'quantizedProjections'> & {
+export type ExperimentTrainRequest = Omit<WorkerTrainRequest, 'baseTensors' | 'lora' | 'batches'> & {
   baseTensorsB64: string;
   loraB64: string;
   batch: number;

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../model/modelConfig';
 import type { LoraConfig } from '../engine/lora';
 import type { SubmodelPlan } from '../engine/submodelPlan';
-import type { QuantizedMatrix, WeightFormat } from '../model/weightQuantization';
+import type { WeightFormat } from '../model/weightQuantization';
 
 /**
  * The API of the training worker (a Dedicated Worker exposed with comlink), typed once here and
@@ -29,20 +29,16 @@ export interface WorkerTrainRequest {
   plan: SubmodelPlan;
   /**
    * safetensors files holding the base tensors of the kept parts (HF names), e.g. the parts a tab
-   * downloaded from the coordinator; together they must hold exactly what the plan needs.
+   * downloaded from the coordinator; together they must hold exactly what the plan needs. A
+   * quantized base's files hold its packed matrices as packed words (packedSafetensors.ts).
    */
   baseTensors: ArrayBuffer[];
   /**
-   * How the frozen projections are stored on the GPU (default 'f32'). With 'int8' / 'int4' the
-   * kept projections come packed in `quantizedProjections` (the tab never holds them as float32)
-   * or, if they are in baseTensors instead, are quantized in the worker.
+   * How the frozen projections are stored on the GPU (default 'f32'). With a packed format the
+   * kept projections come packed in baseTensors (the tab never holds them as float32) or, if they
+   * come as float tensors, are quantized in the worker. Packed vocabulary tables stay packed.
    */
   weightFormat?: WeightFormat;
-  /**
-   * Packed projection weights by HF name (model.layers.{i}.self_attn.q_proj.weight, ...), in
-   * weightFormat; structured-cloned (their words and scales buffers may be transferred).
-   */
-  quantizedProjections?: Record<string, QuantizedMatrix>;
   /** safetensors bytes of the starting LoRA (PEFT names) for the kept layers. */
   lora: ArrayBuffer;
   loraConfig: LoraConfig;
