@@ -7,7 +7,7 @@ import { formatRoundTable } from '../swarm/roundTable';
 import { parseByteSize } from '../swarm/byteSize';
 import { nonNegativeInt, parseCliArgs, positiveInt, positiveNumber, runCli, UsageError } from './cliSupport';
 
-const USAGE = 'npm run swarm -- --clients N --rounds R --budgets 16MiB,24MiB,40MiB [--local-steps S] [--batch B] [--seq-len T] [--lr LR] ' +
+const USAGE = 'npm run swarm -- --clients N --rounds R --budgets 16MiB,24MiB,40MiB [--model <dir>] [--logits-chunk-rows N] [--local-steps S] [--batch B] [--seq-len T] [--lr LR] ' +
   '[--task spam|brown-genre] [--strategy budget-planner|fedpruner|fedpruner-plus|devft|fedsoda|exclusive|unlimited|random-drop|uniform-drop|top-k|flexlora] [--layer-pick sample|top] [--eval-examples N] [--deadline-s S] [--kill-during-round K] [--seed N] [--verbose]';
 
 function parseStrategy(v: string): RunSettings['strategy'] {
@@ -22,6 +22,7 @@ await runCli(USAGE, async () => {
     batch: { type: 'string' }, 'seq-len': { type: 'string' }, lr: { type: 'string' }, task: { type: 'string', default: 'spam' },
     'eval-examples': { type: 'string' }, 'deadline-s': { type: 'string' }, 'kill-during-round': { type: 'string' }, seed: { type: 'string' },
     'layer-pick': { type: 'string', default: 'sample' }, strategy: { type: 'string', default: 'budget-planner' }, verbose: { type: 'boolean', default: false },
+    model: { type: 'string' }, 'logits-chunk-rows': { type: 'string' },
   });
   const clients = positiveInt(a.clients, 3, 'clients');
   if (!a.budgets) throw new UsageError('--budgets is required (a comma-separated list, e.g. 16MiB,24MiB,40MiB; cycled over the clients)');
@@ -44,7 +45,9 @@ await runCli(USAGE, async () => {
       batch: positiveInt(a.batch, 8, 'batch'), seqLen: positiveInt(a['seq-len'], 64, 'seq-len'), lr: positiveNumber(a.lr, 5e-3, 'lr'),
       evalExamples: positiveInt(a['eval-examples'], 200, 'eval-examples'), deadlineMs: positiveInt(a['deadline-s'], 900, 'deadline-s') * 1000,
       seed: nonNegativeInt(a.seed, 1, 'seed'), shards: clients, layerPick, strategy: parseStrategy(a.strategy),
+      ...(a['logits-chunk-rows'] === undefined ? {} : { logitsChunkRows: positiveInt(a['logits-chunk-rows'], 64, 'logits-chunk-rows') }),
     },
+    modelDir: a.model,
     killDuringRound: a['kill-during-round'] === undefined ? undefined : nonNegativeInt(a['kill-during-round'], 0, 'kill-during-round'),
     log,
     coordinatorLog: a.verbose ? (l) => console.log(`  ${l}`) : undefined,

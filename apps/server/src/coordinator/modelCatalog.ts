@@ -8,7 +8,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { modelDirNameSchema, parseHfConfig, ProtocolError, type LlamaWeights, type ModelConfig, type ModelList, type ModelListing } from '@fedllm/core';
-import { loadModelDir } from '@fedllm/core/node';
+import { loadModelDir, readPackedGgufBase } from '@fedllm/core/node';
 import { ModelParts } from './modelParts';
 
 export interface LoadedModel {
@@ -100,7 +100,9 @@ async function loadModel(dir: string): Promise<LoadedModel> {
   const loaded = await loadModelDir(dir);
   const configJson = await readFile(join(dir, 'config.json'), 'utf8');
   const tokenizerJson = await readFile(join(dir, 'tokenizer.json'), 'utf8').catch(() => undefined);
-  return { dir, parts: ModelParts.build(loaded.config, loaded.weights, configJson, tokenizerJson), weights: loaded.weights };
+  // A GGUF base is served packed, as the tabs' sessions hold it; its float image stays here for the CPU engine.
+  const packed = await readPackedGgufBase(dir, loaded.config);
+  return { dir, parts: ModelParts.build(loaded.config, loaded.weights, configJson, tokenizerJson, packed), weights: loaded.weights };
 }
 
 /** A directory's listing from its config.json and weight file sizes; undefined when it is not a model we can run. */

@@ -2,11 +2,13 @@
  * The base model cut into the units a tab downloads: one file for the always-kept tensors
  * (embeddings, final norm, lm_head) and one per sub-block (attention or MLP of each layer), each a
  * safetensors file under a content-addressed URL, so a tab fetches only what its plan keeps and
- * caches it for as long as it likes.
+ * caches it for as long as it likes. A quantized base (a GGUF's Q4_1 projections and Q8_0
+ * embedding) is served as it sits on the GPU: packed words in packed safetensors, no float image.
  */
 import { createHash } from 'node:crypto';
 import {
-  hfTensorNamesForBlock, serializeSafetensors, weightsToHfTensors, type ModelConfig, type SubmodelPlan, type LlamaWeights,
+  HF_EMBED, HF_LM_HEAD, hfProjectionName, hfTensorNamesForBlock, isPackedTable, PROJECTION_WEIGHTS, serializePackedSafetensors, vocabFormatOf,
+  weightsToHfTensors, type LlamaWeights, type ModelConfig, type QuantizedLlamaWeights, type QuantizedMatrix, type SubmodelPlan, type WeightFormat,
 } from '@fedllm/core';
 
 export interface ModelPart {
@@ -21,17 +23,33 @@ export class ModelParts {
    * @param id content hash of the model (config + weights): part URLs include it, so a changed
    *   model never hits a stale cache.
    */
-  private constructor(readonly id: string, readonly config: ModelConfig, readonly configJson: string, readonly tokenizerJson: string | undefined) {}
+  private constructor(
+    readonly id: string, readonly config: ModelConfig, readonly configJson: string, readonly tokenizerJson: string | undefined,
+    /** How the parts store the projections and the vocabulary tables (what a tab's session holds). */
+    readonly weightFormat: WeightFormat, readonly vocabFormat: WeightFormat,
+  ) {}
 
-  static build(config: ModelConfig, weights: LlamaWeights, configJson: string, tokenizerJson: string | undefined): ModelParts {
+  /**
+   * @param packed the same model with packed tensors (all layers): served instead of their float
+   *   image, e.g. from ggufQuantizedWeights.
+   */
+  static build(config: ModelConfig, weights: LlamaWeights, configJson: string, tokenizerJson: string | undefined, packed?: QuantizedLlamaWeights): ModelParts {
     const tensors = weightsToHfTensors(config, weights);
+    const packedByName = packed ? packedTensorsByHfName(config, packed) : new Map<string, QuantizedMatrix>();
+    for (const n of packedByName.keys()) tensors.delete(n);
     const hash = createHash('sha256').update(configJson);
-    for (const [name, t] of [...tensors].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const bytesOf = (a: Float32Array | Uint32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (const name of [...tensors.keys(), ...packedByName.keys()].sort()) {
       hash.update(name);
-      hash.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      const q = packedByName.get(name);
+      if (q) hash.update(q.format).update(bytesOf(q.words)).update(bytesOf(q.scales));
+      else hash.update(bytesOf(tensors.get(name)!.data));
     }
-    const mp = new ModelParts(hash.digest('hex').slice(0, 16), config, configJson, tokenizerJson);
-    const pick = (names: string[]) => serializeSafetensors(new Map(names.map((n) => [n, tensors.get(n)!])));
+    const mp = new ModelParts(hash.digest('hex').slice(0, 16), config, configJson, tokenizerJson, packed?.format ?? 'f32', packed ? vocabFormatOf(packed) : 'f32');
+    const pick = (names: string[]) => serializePackedSafetensors(
+      new Map(names.filter((n) => tensors.has(n)).map((n) => [n, tensors.get(n)!])),
+      new Map(names.filter((n) => packedByName.has(n)).map((n) => [n, packedByName.get(n)!])),
+    );
     const block = new Set<string>();
     for (let i = 0; i < config.numLayers; i++) {
       for (const b of ['attention', 'mlp'] as const) {
@@ -40,7 +58,7 @@ export class ModelParts {
         mp.parts.set(ModelParts.blockName(i, b), pick(names));
       }
     }
-    mp.parts.set('shared.safetensors', pick([...tensors.keys()].filter((n) => !block.has(n))));
+    mp.parts.set('shared.safetensors', pick([...tensors.keys(), ...packedByName.keys()].filter((n) => !block.has(n))));
     return mp;
   }
 
@@ -66,4 +84,17 @@ export class ModelParts {
     }
     return names.map((n) => ({ url: `${this.baseUrl}/parts/${n}`, bytes: this.parts.get(n)!.byteLength }));
   }
+}
+
+/** The packed tensors of a quantized base by HF name: every layer's projections and any packed vocabulary table. */
+function packedTensorsByHfName(config: ModelConfig, packed: QuantizedLlamaWeights): Map<string, QuantizedMatrix> {
+  const out = new Map<string, QuantizedMatrix>();
+  packed.layers.forEach((l, i) => {
+    if (!l) throw new RangeError(`ModelParts: the packed base lacks layer ${i}`);
+    for (const name of PROJECTION_WEIGHTS) out.set(hfProjectionName(i, name), l[name]);
+  });
+  if (packed.layers.length !== config.numLayers) throw new RangeError(`ModelParts: the packed base has ${packed.layers.length} layers, the config ${config.numLayers}`);
+  if (isPackedTable(packed.embed)) out.set(HF_EMBED, packed.embed);
+  if (!config.tieWordEmbeddings && isPackedTable(packed.lmHead)) out.set(HF_LM_HEAD, packed.lmHead);
+  return out;
 }

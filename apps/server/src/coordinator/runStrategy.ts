@@ -41,9 +41,9 @@ export function runStrategy(i: RunStrategyInput): RunStrategy {
         try {
           const c = planForBudget({
             config: cfg, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows, budgetBytes: client.budgetBytes,
-            importance: i.importance, granularity: s.granularity, pick: s.layerPick, rng,
+            importance: i.importance, granularity: s.granularity, pick: s.layerPick, rng, weightFormat: i.parts.weightFormat, vocabFormat: i.parts.vocabFormat,
           });
-          return { ...c, lora: s.lora, adapter: loraForPlan(global, c.plan), parts: i.parts };
+          return { ...c, lora: s.lora, adapter: loraForPlan(global, c.plan), parts: i.parts, weightFormat: i.parts.weightFormat };
         } catch (e) {
           if (e instanceof PlanDoesNotFitError) return { error: e.message, minBytes: e.minBytes };
           throw e;
@@ -58,6 +58,7 @@ export function runStrategy(i: RunStrategyInput): RunStrategy {
     config: cfg, weights: i.weights, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows,
     importance: i.importance, layerSimilarity: i.layerSimilarity(),
     publicBatches: s.strategy === 'fedsoda' ? i.publicBatches() : [], totalRounds: s.rounds, seed: s.seed,
+    weightFormat: i.parts.weightFormat, vocabFormat: i.parts.vocabFormat,
   }, s.strategyOptions);
   let lastState = '';
   return {

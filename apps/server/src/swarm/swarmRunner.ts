@@ -27,6 +27,8 @@ export interface SwarmOptions {
   log?: (line: string) => void;
   /** Coordinator output (default: dropped). */
   coordinatorLog?: (line: string) => void;
+  /** The model the coordinator fine-tunes (its --model; default: the embedded default model). */
+  modelDir?: string;
 }
 
 export interface SwarmResult {
@@ -65,7 +67,7 @@ export async function runSwarm(o: SwarmOptions): Promise<SwarmResult> {
   const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), 'fedllm-swarm-')));
   const adminToken = randomBytes(12).toString('hex');
   const coordinator = new CoordinatorProcess({
-    port: await freePort(), dbPath: join(workDir, 'coordinator.db'), runsDir: join(workDir, 'runs'), adminToken, onLine: o.coordinatorLog,
+    port: await freePort(), dbPath: join(workDir, 'coordinator.db'), runsDir: join(workDir, 'runs'), adminToken, onLine: o.coordinatorLog, modelDir: o.modelDir,
   });
   await coordinator.start();
   log(`coordinator at ${coordinator.url} (work dir ${workDir})`);

@@ -12,6 +12,12 @@ export type { GgufFile } from '../model/gguf/parseGgufBytes';
 import { hfConfigFromGguf } from '../model/gguf/ggufLlamaConfig';
 import { hfTensorsFromGguf } from '../model/gguf/ggufLlamaTensors';
 import { tokenizerFilesFromGguf } from '../model/gguf/ggufTokenizer';
+import { PACKED_GGML_TYPES } from '../model/gguf/ggufPacked';
+import { ggufQuantizedWeights } from '../model/gguf/ggufPackedWeights';
+import { ggufNameOfHfTensor } from '../model/gguf/ggufLlamaTensors';
+import { hfProjectionName, type QuantizedLlamaWeights } from '../model/weightQuantization';
+import { planKeepingLayers } from '../engine/submodelPlan';
+import { join } from 'node:path';
 
 /** Reads and validates a GGUF file. @throws GgufError naming the file and what is wrong. */
 export async function readGgufFile(path: string): Promise<GgufFile> {
@@ -49,4 +55,18 @@ export function importGgufFiles(file: GgufFile): ImportedGguf {
   } catch (e) {
     throw new GgufError(`${file.path}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * The base of a GGUF model (a .gguf path, or a directory holding model.gguf) as a GPU holds it: its
+ * Q4_1 / Q8_0 tensors packed (ggufQuantizedWeights, all layers). Undefined for a float checkpoint,
+ * or a GGUF whose projections are stored in a type that is not kept packed (served as float32).
+ */
+export async function readPackedGgufBase(dirOrFile: string, config: ModelConfig): Promise<QuantizedLlamaWeights | undefined> {
+  const path = dirOrFile.endsWith('.gguf') ? dirOrFile : join(dirOrFile, 'model.gguf');
+  if (!(await stat(path).catch(() => undefined))?.isFile()) return undefined;
+  const file = await readGgufFile(path);
+  const first = file.contents.tensors.get(ggufNameOfHfTensor(hfProjectionName(0, 'qProj')) ?? '');
+  if (!first || !PACKED_GGML_TYPES.has(first.type)) return undefined;
+  return ggufQuantizedWeights(file, config, planKeepingLayers([...Array(config.numLayers).keys()]));
 }

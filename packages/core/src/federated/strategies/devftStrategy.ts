@@ -65,7 +65,7 @@ export class DevftStrategy implements FederatedStrategy {
     const served = this.served, adapter = this.stageAdapter;
     if (!served || !adapter) throw new Error('DevFT: beginRound must run before assignments');
     const plan = fullPlan(served.config);
-    const need = planPeakBytes({ ...this.env, config: served.config }, plan);
+    const need = planPeakBytes({ ...this.env, config: served.config, weightFormat: 'f32', vocabFormat: 'f32' }, plan); // stage models are float32
     if (need > client.budgetBytes) {
       return { ...client, excluded: `DevFT stage ${this.stage} model (${served.config.numLayers} fused layers) needs ${need} B` };
     }

@@ -52,6 +52,13 @@ export interface StrategyEnv {
   publicBatches: readonly TokenBatch[];
   totalRounds: number;
   seed: number;
+  /**
+   * How the run's own base is served to tabs (default f32): a GGUF base keeps its packed formats
+   * (q4_1 projections, q8_0 embedding), so the 'base' model's estimates count packed bytes.
+   * Models a strategy derives in float32 (DevFT's stages, FedSODA's sub-models) use their own.
+   */
+  weightFormat?: WeightFormat;
+  vocabFormat?: WeightFormat;
 }
 
 /** The frozen base a tab holds: `key` identifies it for serving and caching. */

@@ -49,7 +49,7 @@ export class FedsodaStrategy implements FederatedStrategy {
   constructor(private readonly env: StrategyEnv, private readonly opts: StrategyOptions) {
     this.global = createLoraAdapter(env.config, env.lora, [...Array(env.config.numLayers).keys()], new SeededRandom(env.seed));
     this.teacher = new LlamaModel(env.config, env.weights, env.seqLen);
-    this.shape = { ...env, weightFormat: opts.fedsodaFormat };
+    this.shape = { ...env, weightFormat: opts.fedsodaFormat, vocabFormat: 'f32' }; // its sub-models are derived in float32, then packed
   }
 
   beginRound(round: number, budgets: readonly number[] = []): void {

@@ -41,7 +41,7 @@ export class FlexLoraStrategy implements FederatedStrategy {
       const lora = { ...this.env.lora, rank: r, alpha: (this.env.lora.alpha * r) / this.env.lora.rank };
       const need = planPeakBytes({ ...this.env, lora }, plan);
       if (need <= client.budgetBytes) {
-        return { ...client, model: { key: 'base', config: this.env.config, weights: this.env.weights, weightFormat: 'f32' }, plan, adapter: truncateRank(this.global, r, lora.alpha), estimateBytes: need };
+        return { ...client, model: { key: 'base', config: this.env.config, weights: this.env.weights, weightFormat: this.env.weightFormat ?? 'f32' }, plan, adapter: truncateRank(this.global, r, lora.alpha), estimateBytes: need };
       }
     }
     const min = planPeakBytes({ ...this.env, lora: { ...this.env.lora, rank: 1 } }, plan);

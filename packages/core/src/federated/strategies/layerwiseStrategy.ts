@@ -29,7 +29,7 @@ export class LayerwiseStrategy implements FederatedStrategy {
   constructor(readonly name: StrategyName, protected readonly env: StrategyEnv, private readonly pick: Picker) {
     const L = env.config.numLayers;
     this.global = createLoraAdapter(env.config, env.lora, [...Array(L).keys()], new SeededRandom(env.seed));
-    this.base = { key: 'base', config: env.config, weights: env.weights, weightFormat: 'f32' };
+    this.base = { key: 'base', config: env.config, weights: env.weights, weightFormat: env.weightFormat ?? 'f32' };
   }
 
   beginRound(): void {}
