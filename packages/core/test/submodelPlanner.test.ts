@@ -88,7 +88,12 @@ test('layer importance: loss-on-skip is the loss change of the pruned model; an 
   assert.equal(scores.length, 4);
   const full = meanLoss(model, batches, { layers: [0, 1, 2, 3].map((index) => ({ index, attention: true, mlp: true })) });
   const without1 = meanLoss(model, batches, planKeepingLayers([0, 2, 3]));
-  assert.ok(Math.abs(scores[1].layer - (without1 - full)) < 1e-9);
+  // Resumed from the shared prefix, with the head on counted rows only: the plain pruned-model loss (same arithmetic).
+  assert.ok(Math.abs(scores[1].layer - (without1 - full)) < 1e-9, `${scores[1].layer} vs ${without1 - full}`);
+  const noMlp3 = meanLoss(model, batches, { layers: [0, 1, 2, 3].map((index) => ({ index, attention: true, mlp: index !== 3 })) });
+  assert.ok(Math.abs(scores[3].mlp - (noMlp3 - full)) < 1e-9, `${scores[3].mlp} vs ${noMlp3 - full}`);
+  const noAttn0 = meanLoss(model, batches, { layers: [0, 1, 2, 3].map((index) => ({ index, attention: index !== 0, mlp: true })) });
+  assert.ok(Math.abs(scores[0].attention - (noAttn0 - full)) < 1e-9, `${scores[0].attention} vs ${noAttn0 - full}`);
   assert.ok(Math.abs(scores[2].layer) < 1e-5 && Math.abs(scores[2].attention) < 1e-5 && Math.abs(scores[2].mlp) < 1e-5, JSON.stringify(scores[2]));
   assert.ok(scores.some((s) => Math.abs(s.layer) > 1e-3), 'the other layers matter');
   const bi = blockInfluence(model, batches);

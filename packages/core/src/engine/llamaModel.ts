@@ -27,6 +27,16 @@ export interface RunOptions {
   lora?: LoraAdapter<ParamTensor>;
 }
 
+/**
+ * Start a forward pass part-way: `hidden` is the residual stream [B*T, H] entering decoder layer
+ * `layer` (a hiddenStates() entry of a run that kept every layer before it), and only the plan's
+ * layers with index ≥ `layer` run. Forward-only (no gradients reach the skipped prefix).
+ */
+export interface ResumeFrom {
+  layer: number;
+  hidden: FloatArray;
+}
+
 /** Gradient buffers. `base` for full-parameter training, `lora` for LoRA training. */
 export interface ModelGrads {
   base?: LlamaWeights<ParamTensor>;
@@ -66,20 +76,27 @@ export class LlamaModel {
     }
   }
 
-  private forwardHidden(batch: TokenBatch, opts: RunOptions): ForwardState {
+  private forwardHidden(batch: TokenBatch, opts: RunOptions, resume?: ResumeFrom): ForwardState {
     this.checkBatch(batch);
     const cfg = this.config, H = cfg.hiddenSize, M = batch.B * batch.T;
     const plan = opts.plan ?? fullPlan(cfg);
     validatePlan(plan, cfg.numLayers);
     const embed = this.weights.embed.data;
-    let h = allocLike(embed, M * H);
-    for (let i = 0; i < M; i++) {
-      const src = batch.inputIds[i] * H;
-      for (let d = 0; d < H; d++) h[i * H + d] = embed[src + d];
+    let h: FloatArray;
+    if (resume) {
+      if (resume.hidden.length !== M * H) throw new Error(`resume: hidden state of ${resume.hidden.length} values, the batch needs ${M * H}`);
+      h = resume.hidden.slice();
+    } else {
+      h = allocLike(embed, M * H);
+      for (let i = 0; i < M; i++) {
+        const src = batch.inputIds[i] * H;
+        for (let d = 0; d < H; d++) h[i * H + d] = embed[src + d];
+      }
     }
     const caches: ForwardState['caches'] = [];
     const scale = opts.lora ? loraScale(opts.lora.config) : 0;
     for (const pl of plan.layers) {
+      if (resume && pl.index < resume.layer) continue;
       const w = this.weights.layers[pl.index];
       if (!w) throw new Error(`plan keeps layer ${pl.index} but its weights were not loaded`);
       const ctx: LayerContext = {
@@ -112,8 +129,8 @@ export class LlamaModel {
    * those positions: for classification scoring that is a few rows instead of B*T (with a 49k
    * vocabulary the head costs as much as a dozen decoder layers per row).
    */
-  targetLogProbs(batch: TokenBatch, opts: RunOptions = {}): Float64Array {
-    const s = this.forwardHidden(batch, opts);
+  targetLogProbs(batch: TokenBatch, opts: RunOptions = {}, resume?: ResumeFrom): Float64Array {
+    const s = this.forwardHidden(batch, opts, resume);
     const H = this.config.hiddenSize, V = this.config.vocabSize, M = batch.B * batch.T;
     const rows: number[] = [];
     for (let i = 0; i < M; i++) if (batch.targets[i] !== IGNORE_INDEX) rows.push(i);
@@ -133,6 +150,17 @@ export class LlamaModel {
   hiddenStates(batch: TokenBatch, opts: RunOptions = {}): FloatArray[] {
     const s = this.forwardHidden(batch, opts);
     return [...s.caches.map((c) => c.cache.x), s.hidden];
+  }
+
+  /**
+   * Masked cross-entropy (sum and count of the counted positions) with the LM head on those rows
+   * only: loss()'s value, at a fraction of the cost when few positions count (a label completion).
+   */
+  targetLoss(batch: TokenBatch, opts: RunOptions = {}, resume?: ResumeFrom): CrossEntropyResult {
+    const lp = this.targetLogProbs(batch, opts, resume);
+    let lossSum = 0, count = 0;
+    for (let i = 0; i < lp.length; i++) if (batch.targets[i] !== IGNORE_INDEX) (lossSum -= lp[i]), count++;
+    return { lossSum, count };
   }
 
   /** Masked cross-entropy without gradients. */

@@ -34,19 +34,35 @@ export function meanLoss(model: LlamaModel, batches: readonly TokenBatch[], plan
   return sum / count;
 }
 
-/** Loss-on-skip of every layer and sub-block (1 + 3·numLayers forward passes over the batches). */
+/**
+ * Loss-on-skip of every layer and sub-block. Skipping layer i changes nothing before it, so one
+ * full pass keeps the residual stream entering each layer and every skipped variant resumes from
+ * it: 3·Σᵢ(L − i) ≈ 1.5·L² layer passes instead of 3·L², and the LM head runs only on the counted
+ * positions (a label completion's few tokens, not B·T rows of a 49k vocabulary).
+ */
 export function layerLossOnSkip(model: LlamaModel, batches: readonly TokenBatch[]): LayerImportance[] {
   if (batches.length === 0) throw new Error('layer importance needs at least one calibration batch');
   const full = fullPlan(model.config);
-  const base = meanLoss(model, batches, full);
+  const states = batches.map((b) => model.hiddenStates(b, { plan: full }));
+  const lossOf = (plan: SubmodelPlan, from: number) => {
+    let sum = 0, count = 0;
+    batches.forEach((b, j) => {
+      const r = model.targetLoss(b, { plan }, from > 0 ? { layer: from, hidden: states[j][from] } : undefined);
+      sum += r.lossSum;
+      count += r.count;
+    });
+    if (count === 0) throw new Error('layer importance: the calibration batches have no counted target positions');
+    return sum / count;
+  };
+  const base = lossOf(full, 0);
   const without = (index: number, keep: { attention: boolean; mlp: boolean } | null): SubmodelPlan => ({
     layers: full.layers.flatMap((l) => (l.index !== index ? [l] : keep ? [{ index, ...keep }] : [])),
   });
   return full.layers.map(({ index }) => ({
     index,
-    layer: meanLoss(model, batches, without(index, null)) - base,
-    attention: meanLoss(model, batches, without(index, { attention: false, mlp: true })) - base,
-    mlp: meanLoss(model, batches, without(index, { attention: true, mlp: false })) - base,
+    layer: lossOf(without(index, null), index) - base,
+    attention: lossOf(without(index, { attention: false, mlp: true }), index) - base,
+    mlp: lossOf(without(index, { attention: true, mlp: false }), index) - base,
   }));
 }
 
