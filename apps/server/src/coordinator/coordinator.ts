@@ -188,7 +188,7 @@ export class Coordinator {
     this.current = model;
     const tokenizer = await loadTokenizerDir(model.dir);
     const opened = await openRun({
-      runId, settings, modelDir: model.dir, runsDir: this.o.runsDir, model: model.parts, store: this.store,
+      runId, settings, modelDir: model.dir, runsDir: this.o.runsDir, model: model.parts, weights: model.weights, store: this.store,
       registry: this.registry, log: this.log, tokenizer, task: taskForModel(loadTask(settings.task), tokenizer),
       tokenizerJson: model.parts.tokenizerJson,
       onRoundCommitted: (s: RoundSummary) => {

@@ -1,7 +1,10 @@
-// Worker thread that scores adapters on the task's held-out split with the CPU engine, so the
-// coordinator's event loop keeps answering sockets (heartbeats, hellos, updates) while it runs.
+// Worker thread that scores adapters on the task's held-out split with the CPU engine, and measures
+// layer importance on calibration batches, so the coordinator's event loop keeps answering sockets
+// (heartbeats, hellos, updates, the volunteer page) while it runs.
 import { parentPort, workerData } from 'node:worker_threads';
-import { classificationAccuracy, LlamaModel, loraFromPeft, parseSafetensors, taskForModel, type RunTask } from '@fedllm/core';
+import {
+  classificationAccuracy, layerLossOnSkip, LlamaModel, loraFromPeft, parseSafetensors, taskForModel, type LayerImportance, type RunTask, type TokenBatch,
+} from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
 
 export interface EvaluationWorkerInit {
@@ -11,14 +14,15 @@ export interface EvaluationWorkerInit {
   maxLen: number;
 }
 
-export interface EvaluationRequest {
-  id: number;
+export type EvaluationRequest =
   /** PEFT adapter (config JSON + safetensors bytes); none scores the base model. */
-  adapter?: { configJson: string; weights: Uint8Array };
-}
+  | { id: number; kind: 'evaluate'; adapter?: { configJson: string; weights: Uint8Array } }
+  /** Loss-on-skip of every layer and sub-block of the base model on these batches. */
+  | { id: number; kind: 'importance'; batches: TokenBatch[] };
 
 export type EvaluationReply =
   | { id: number; accuracy: number; evalLoss: number; majorityBaseline: number; n: number }
+  | { id: number; importance: LayerImportance[] }
   | { id: number; error: string };
 
 const init = workerData as EvaluationWorkerInit;
@@ -30,6 +34,10 @@ const examples = task.test.slice(0, init.examples);
 
 parentPort!.on('message', (req: EvaluationRequest) => {
   try {
+    if (req.kind === 'importance') {
+      parentPort!.postMessage({ id: req.id, importance: layerLossOnSkip(model, req.batches) } satisfies EvaluationReply);
+      return;
+    }
     const lora = req.adapter ? loraFromPeft(JSON.parse(req.adapter.configJson), parseSafetensors(req.adapter.weights), loaded.config) : undefined;
     const m = classificationAccuracy(model, tok, task, examples, { maxLen: init.maxLen, lora });
     // evalLoss: mean negative log-probability of the true label's completion.

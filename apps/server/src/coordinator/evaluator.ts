@@ -1,6 +1,6 @@
-/** Held-out evaluation of global adapters, in a worker thread (see evaluationWorker.ts). */
+/** Held-out evaluation of global adapters and layer importance, in a worker thread (see evaluationWorker.ts). */
 import type { Worker } from 'node:worker_threads';
-import { loraToPeftTensors, peftAdapterConfig, serializeSafetensors, type LoraAdapter, type ModelConfig } from '@fedllm/core';
+import { loraToPeftTensors, peftAdapterConfig, serializeSafetensors, type LayerImportance, type LoraAdapter, type ModelConfig, type TokenBatch } from '@fedllm/core';
 import { startTsWorker } from '../threads/startTsWorker';
 import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluationWorker';
 
@@ -14,7 +14,7 @@ export interface EvaluationResult {
 export class Evaluator {
   private readonly worker: Worker;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: EvaluationResult) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: Exclude<EvaluationReply, { error: string }>) => void; reject: (e: Error) => void }>();
 
   constructor(init: EvaluationWorkerInit, private readonly config: ModelConfig) {
     this.worker = startTsWorker(new URL('./evaluationWorker.ts', import.meta.url), init);
@@ -22,7 +22,7 @@ export class Evaluator {
       const p = this.pending.get(r.id);
       this.pending.delete(r.id);
       if (!p) return;
-      if ('error' in r) p.reject(new Error(`evaluation failed: ${r.error}`));
+      if ('error' in r) p.reject(new Error(`evaluation worker: ${r.error}`));
       else p.resolve(r);
     });
     const failAll = (e: Error) => {
@@ -33,13 +33,26 @@ export class Evaluator {
     this.worker.on('exit', (code) => failAll(new Error(`evaluation worker exited (code ${code})`)));
   }
 
-  evaluate(adapter?: LoraAdapter): Promise<EvaluationResult> {
+  async evaluate(adapter?: LoraAdapter): Promise<EvaluationResult> {
     const id = this.nextId++;
     const req: EvaluationRequest = adapter
-      ? { id, adapter: { configJson: JSON.stringify(peftAdapterConfig(adapter, this.config, 'base')), weights: serializeSafetensors(loraToPeftTensors(adapter)) } }
-      : { id };
+      ? { id, kind: 'evaluate', adapter: { configJson: JSON.stringify(peftAdapterConfig(adapter, this.config, 'base')), weights: serializeSafetensors(loraToPeftTensors(adapter)) } }
+      : { id, kind: 'evaluate' };
+    const r = await this.request(req);
+    if (!('accuracy' in r)) throw new Error('evaluation worker: answered an evaluation without metrics');
+    return { accuracy: r.accuracy, evalLoss: r.evalLoss, majorityBaseline: r.majorityBaseline, n: r.n };
+  }
+
+  /** Loss-on-skip of the base model's layers on calibration batches (layerImportance.ts). */
+  async importance(batches: TokenBatch[]): Promise<LayerImportance[]> {
+    const r = await this.request({ id: this.nextId++, kind: 'importance', batches });
+    if (!('importance' in r)) throw new Error('evaluation worker: answered an importance request without importance');
+    return r.importance;
+  }
+
+  private request(req: EvaluationRequest): Promise<Exclude<EvaluationReply, { error: string }>> {
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(req.id, { resolve, reject });
       this.worker.postMessage(req);
     });
   }

@@ -3,15 +3,16 @@
  * importance on calibration batches (for the planner), the aggregation rule, and persistence; and
  * restores the global adapter of the last committed round (or the seeded initial adapter).
  */
+import { createHash } from 'node:crypto';
 import {
-  createLoraAdapter, LlamaModel, SeededRandom, layerLossOnSkip, layerOutputCka,
-  type ClassificationTask, type LoraAdapter, type RoundSummary, type RunSettings, type TextTokenizer,
+  createLoraAdapter, LlamaModel, SeededRandom, layerOutputCka,
+  type ClassificationTask, type LayerImportance, type LlamaWeights, type LoraAdapter, type RoundSummary, type RunSettings, type TextTokenizer, type TokenBatch,
 } from '@fedllm/core';
-import { loadModelDir, modelNameOrPath } from '@fedllm/core/node';
+import { modelNameOrPath } from '@fedllm/core/node';
 import type { RunStore } from '../storage/runStore';
 import { loadRoundCheckpoint } from '../storage/roundCheckpoints';
 import type { ClientRegistry } from './clientRegistry';
-import { Evaluator } from './evaluator';
+import { Evaluator, type EvaluationResult } from './evaluator';
 import { FederatedRun } from './federatedRun';
 import type { ModelParts } from './modelParts';
 import { SqliteRunPersistence } from './runPersistence';
@@ -27,6 +28,8 @@ export interface OpenRunOptions {
   modelDir: string;
   runsDir: string;
   model: ModelParts;
+  /** The model's float32 weights (the catalog's copy): the CPU engine's, for the strategies' measurements. */
+  weights: LlamaWeights;
   store: RunStore;
   registry: ClientRegistry;
   task: ClassificationTask;
@@ -48,18 +51,41 @@ export interface OpenedRun {
 /** Calibration data for layer importance: CALIBRATION_BATCHES × CALIBRATION_ROWS training examples. */
 const CALIBRATION_BATCHES = 2;
 const CALIBRATION_ROWS = 8;
+/** Bump when what a cached measurement means changes (its code, or the task files it reads). */
+const MEASUREMENT_VERSION = 1;
+
+/** A stable key of calibration batches: what the importance was measured on. */
+function batchesKey(batches: readonly TokenBatch[]): string {
+  const h = createHash('sha256').update(`v${MEASUREMENT_VERSION}`);
+  for (const b of batches) {
+    h.update(`${b.B}x${b.T}`);
+    h.update(new Uint8Array(b.inputIds.buffer, b.inputIds.byteOffset, b.inputIds.byteLength));
+    h.update(new Uint8Array(b.targets.buffer, b.targets.byteOffset, b.targets.byteLength));
+  }
+  return h.digest('hex');
+}
 
 export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   const s = o.settings, cfg = o.model.config;
   const data = new TaskData(o.task, o.tokenizer, s);
   const evaluator = new Evaluator({ modelDir: o.modelDir, task: s.task, examples: s.evalExamples, maxLen: s.seqLen }, cfg);
 
-  // Layer importance by loss-on-skip on calibration data with the CPU engine (see layerImportance.ts).
-  const loaded = await loadModelDir(o.modelDir);
-  const cpu = new LlamaModel(cfg, loaded.weights);
+  // Layer importance by loss-on-skip on calibration data with the CPU engine (see layerImportance.ts),
+  // in the evaluation worker, once per model and calibration data (kept in the store).
   const batches = data.calibrationBatches(CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen);
-  const importance = layerLossOnSkip(cpu, batches);
+  const importanceKey = batchesKey(batches);
+  let importance = o.store.measurement(o.model.id, 'layer-importance', importanceKey) as LayerImportance[] | undefined;
+  if (importance) {
+    o.log(`layer importance of model ${o.model.id} on these calibration batches: from the store`);
+  } else {
+    const t0 = performance.now();
+    o.log(`measuring layer importance (loss-on-skip, ${batches.reduce((a, b) => a + b.B * b.T, 0)} calibration tokens, ${cfg.numLayers} layers) ...`);
+    importance = await evaluator.importance(batches);
+    o.store.storeMeasurement(o.model.id, 'layer-importance', importanceKey, importance);
+    o.log(`layer importance measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
   o.log(`layer importance (loss increase when skipped): ${importance.map((v) => v.layer.toFixed(4)).join(', ')}`);
+  const cpu = () => new LlamaModel(cfg, o.weights);
 
   const resume = o.store.resumeState(o.runId);
   let global: LoraAdapter;
@@ -74,8 +100,8 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   const limit = maxUpdateBytes(cfg, s.lora);
   const served = new ServedModels(o.model, o.tokenizerJson);
   const strategy = runStrategy({
-    settings: s, parts: o.model, weights: loaded.weights, served, importance, maxUpdateBytes: limit, log: o.log,
-    layerSimilarity: () => layerOutputCka(cpu, batches),
+    settings: s, parts: o.model, weights: o.weights, served, importance, maxUpdateBytes: limit, log: o.log,
+    layerSimilarity: () => layerOutputCka(cpu(), batches),
     publicBatches: () => publicCalibrationBatches(o.tokenizer, CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen, s.seed),
   });
   if (resume.committedRound >= 0) strategy.restore(global);
@@ -84,7 +110,16 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
     onRoundCommitted: o.onRoundCommitted, onChange: o.onChange, ...strategy,
   }, global, resume.committedRound, resume.nextAttempt);
   run.rounds.push(...resume.rounds);
-  const base = await evaluator.evaluate();
+  // The tokenizer files shape the prompts (chat template), so they are part of the key.
+  const tokenizerHash = createHash('sha256').update(o.tokenizerJson ?? '').digest('hex').slice(0, 16);
+  const baseKey = JSON.stringify({ v: MEASUREMENT_VERSION, task: s.task, examples: s.evalExamples, maxLen: s.seqLen, tokenizer: tokenizerHash });
+  let base = o.store.measurement(o.model.id, 'base-evaluation', baseKey) as EvaluationResult | undefined;
+  if (!base) {
+    const t0 = performance.now();
+    base = await evaluator.evaluate();
+    o.store.storeMeasurement(o.model.id, 'base-evaluation', baseKey, base);
+    o.log(`base model evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
   run.baseAccuracy = base.accuracy;
   run.baseEvalLoss = base.evalLoss;
   o.log(`base model on ${base.n} held-out examples: accuracy ${base.accuracy.toFixed(3)} (majority class ${base.majorityBaseline.toFixed(3)}), eval loss ${base.evalLoss.toFixed(4)}`);

@@ -318,6 +318,20 @@ export class RunStore {
     });
   }
 
+  // ------------------------------------------------------------------ model measurements
+
+  /** A measurement of a base model stored by storeMeasurement (parsed JSON), or undefined. */
+  measurement(modelId: string, kind: string, inputKey: string): unknown {
+    const row = this.sql('SELECT value_json FROM model_measurements WHERE model_id = ? AND kind = ? AND input_key = ?').get(modelId, kind, inputKey);
+    return row ? JSON.parse(String(row.value_json)) : undefined;
+  }
+
+  storeMeasurement(modelId: string, kind: string, inputKey: string, value: unknown): void {
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new RunStoreError('bad-value', `measurement ${kind} of ${modelId} is not JSON-serializable`);
+    this.sql('INSERT OR REPLACE INTO model_measurements (model_id, kind, input_key, value_json, measured_at) VALUES (?, ?, ?, ?, ?)').run(modelId, kind, inputKey, json, this.now());
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private requireRun(id: string): RunRow {

@@ -103,6 +103,19 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, client_id)
   );
   `,
+  // 2 -> 3: what a run measures of its base model before round 0 (layer importance, the base
+  // model's held-out metrics), kept by model content id and a key of the inputs, so a restart or a
+  // new run on the same model and data does not recompute minutes (a real model: hours) of CPU work.
+  `
+  CREATE TABLE model_measurements (
+    model_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    input_key TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    measured_at INTEGER NOT NULL,
+    PRIMARY KEY (model_id, kind, input_key)
+  );
+  `,
 ];
 
 /** The schema version this code writes. */

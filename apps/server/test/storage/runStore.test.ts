@@ -30,7 +30,7 @@ test('open creates the schema (WAL, synchronous FULL, foreign keys) and a reopen
 
     const raw = new Database(path, { readonly: true });
     const tables = (raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    assert.deepEqual(tables, ['assignments', 'client_shards', 'clients', 'metrics', 'rounds', 'runs', 'schema_version']);
+    assert.deepEqual(tables, ['assignments', 'client_shards', 'clients', 'metrics', 'model_measurements', 'rounds', 'runs', 'schema_version']);
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
     // Per-connection settings: what the store's own connection runs with.
@@ -67,12 +67,13 @@ test('a file written by a newer schema version is refused, not guessed at', asyn
   }
 });
 
-test('a version-1 file (before client shards) is upgraded in place and keeps its rows', async () => {
+test('a version-1 file (before client shards and model measurements) is upgraded in place and keeps its rows', async () => {
   const { dir, cleanup } = await tempDir('runstore-');
   try {
     storeWithRun(dir, 3).close();
     const raw = new Database(join(dir, 'runs.db'));
     raw.exec('DROP TABLE client_shards');
+    raw.exec('DROP TABLE model_measurements');
     raw.prepare('UPDATE schema_version SET version = 1').run();
     raw.close();
     const store = RunStore.open(join(dir, 'runs.db'));
@@ -80,6 +81,8 @@ test('a version-1 file (before client shards) is upgraded in place and keeps its
     assert.equal(store.listClients().length, 3);
     store.setClientShard('run-1', 'c0', 2);
     assert.deepEqual([...store.clientShards('run-1')], [['c0', 2]]);
+    store.storeMeasurement('m', 'base-evaluation', 'k', 1);
+    assert.equal(store.measurement('m', 'base-evaluation', 'k'), 1);
     store.close();
   } finally {
     await cleanup();
@@ -314,6 +317,29 @@ test('run lifecycle: active run, settings only before start, statuses named on r
     assert.throws(() => store.markClientSeen('ghost'), refused('unknown-client'));
   } finally {
     store.close();
+    await cleanup();
+  }
+});
+
+test('model measurements: stored by (model, kind, inputs), replaced on re-measure, kept across reopening', async () => {
+  const { dir, cleanup } = await tempDir('runstore-');
+  try {
+    const path = join(dir, 'runs.db');
+    const store = storeWithRun(dir, 1);
+    assert.equal(store.measurement('m1', 'layer-importance', 'k1'), undefined);
+    const importance = [{ index: 0, layer: 0.5, attention: 0.25, mlp: 0.125 }];
+    store.storeMeasurement('m1', 'layer-importance', 'k1', importance);
+    store.storeMeasurement('m1', 'base-evaluation', 'k1', { accuracy: 0.7 });
+    assert.deepEqual(store.measurement('m1', 'layer-importance', 'k1'), importance);
+    assert.equal(store.measurement('m1', 'layer-importance', 'k2'), undefined, 'other inputs: not measured');
+    assert.equal(store.measurement('m2', 'layer-importance', 'k1'), undefined, 'another model: not measured');
+    store.storeMeasurement('m1', 'base-evaluation', 'k1', { accuracy: 0.8 });
+    store.close();
+    const again = RunStore.open(path);
+    assert.deepEqual(again.measurement('m1', 'base-evaluation', 'k1'), { accuracy: 0.8 });
+    assert.throws(() => again.storeMeasurement('m1', 'x', 'k', undefined), refused('bad-value'));
+    again.close();
+  } finally {
     await cleanup();
   }
 });
