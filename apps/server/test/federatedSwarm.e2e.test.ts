@@ -44,11 +44,19 @@ test('three tabs with different budgets fine-tune the default model on spam thro
   assert.ok(BUDGETS[0] < full, `the smallest budget (${BUDGETS[0]}) must be too small for the full model (${full})`);
 
   const t0 = Date.now();
-  const r = await runSwarm({ budgets: BUDGETS, settings: SETTINGS, killDuringRound: 1, log: (l) => t.diagnostic(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${l}`) });
+  const coordinatorLines: string[] = [];
+  const r = await runSwarm({
+    budgets: BUDGETS, settings: SETTINGS, killDuringRound: 1, log: (l) => t.diagnostic(`[${((Date.now() - t0) / 1000).toFixed(0)}s] ${l}`),
+    coordinatorLog: (l) => coordinatorLines.push(l),
+  });
   for (const round of r.rounds) t.diagnostic(formatRoundTable(round));
 
   assert.equal(r.final.status, 'completed');
   assert.equal(r.restarts, 1);
+  // Measured once (first start), taken from the SQLite store after the crash.
+  assert.equal(coordinatorLines.filter((l) => l.includes('layer importance measured in')).length, 1, 'importance measured once');
+  assert.equal(coordinatorLines.filter((l) => l.includes('on these calibration batches: from the store')).length, 1, 'the restarted coordinator reads importance from the store');
+  assert.equal(coordinatorLines.filter((l) => l.includes('base model evaluated in')).length, 1, 'the base model is evaluated once');
   assert.deepEqual(r.rounds.map((x) => x.round), [0, 1, 2, 3, 4], 'each round committed exactly once');
   const first = r.rounds[0], last = r.rounds[r.rounds.length - 1];
   assert.ok(r.baseAccuracy !== undefined && r.baseEvalLoss !== undefined);

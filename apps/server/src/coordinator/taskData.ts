@@ -39,16 +39,21 @@ export class TaskData {
     const order = new SeededRandom(stableHash32(`${this.settings.seed}:calibration`)).shuffle([...this.prompts.keys()]);
     const pad = this.tok.padId ?? this.tok.eosId ?? 0;
     return Array.from({ length: count }, (_, s) => {
-      const inputIds = new Int32Array(batch * seqLen).fill(pad), targets = new Int32Array(batch * seqLen).fill(-1);
-      for (let b = 0; b < batch; b++) {
+      const rows = Array.from({ length: batch }, (_, b) => {
         const e = this.prompts[order[(s * batch + b) % order.length]];
-        const toks = [...e.prompt, ...e.completion].slice(0, seqLen + 1);
+        return [...e.prompt, ...e.completion].slice(0, seqLen + 1);
+      });
+      // As long as the longest row, not seqLen: padding after a row changes none of its losses
+      // (causal attention, ignored targets) but costs a CPU forward pass per position.
+      const T = Math.max(1, ...rows.map((r) => r.length - 1));
+      const inputIds = new Int32Array(batch * T).fill(pad), targets = new Int32Array(batch * T).fill(-1);
+      rows.forEach((toks, b) => {
         for (let t = 0; t + 1 < toks.length; t++) {
-          inputIds[b * seqLen + t] = toks[t];
-          targets[b * seqLen + t] = toks[t + 1];
+          inputIds[b * T + t] = toks[t];
+          targets[b * T + t] = toks[t + 1];
         }
-      }
-      return { B: batch, T: seqLen, inputIds, targets };
+      });
+      return { B: batch, T, inputIds, targets };
     });
   }
 
