@@ -79,7 +79,7 @@ export class GraphBuilder {
         out.push(await this.k.dequantMatmul.prepare(this.ledger, l, 'forward', false, { M: rows, N: s.rows, K: c.hiddenSize, format, ldc: c.vocabSize }, normed, this.packedHeadSlice(s), this.logitColumns(logits, rows, s)));
         continue;
       }
-      out.push(await this.mm(this.vocab.length === 1 ? label : `${label}.v${i}`, false, true, false, rows, s.rows, c.hiddenSize, normed, this.headSlice(s), this.logitColumns(logits, rows, s), 1, { ldc: c.vocabSize }));
+      out.push(await this.mm(l, false, true, false, rows, s.rows, c.hiddenSize, normed, this.headSlice(s), this.logitColumns(logits, rows, s), 1, { ldc: c.vocabSize }));
     }
     return out;
   }
@@ -93,7 +93,7 @@ export class GraphBuilder {
         out.push(await this.k.dequantMatmul.prepare(this.ledger, l, 'inputGrad', i > 0, { M: rows, N: s.rows, K: c.hiddenSize, format, lda: c.vocabSize }, this.logitColumns(dlogits, rows, s), this.packedHeadSlice(s), dNormed));
         continue;
       }
-      out.push(await this.mm(this.vocab.length === 1 ? label : `${label}.v${i}`, false, false, i > 0, rows, c.hiddenSize, s.rows, this.logitColumns(dlogits, rows, s), this.headSlice(s), dNormed, 1, { lda: c.vocabSize }));
+      out.push(await this.mm(l, false, false, i > 0, rows, c.hiddenSize, s.rows, this.logitColumns(dlogits, rows, s), this.headSlice(s), dNormed, 1, { lda: c.vocabSize }));
     }
     return out;
   }

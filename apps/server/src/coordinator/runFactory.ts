@@ -69,6 +69,16 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   const s = o.settings, cfg = o.model.config;
   const data = new TaskData(o.task, o.tokenizer, s);
   const evaluator = new Evaluator({ modelDir: o.modelDir, task: s.task, examples: s.evalExamples, maxLen: s.seqLen }, cfg);
+  try {
+    return await prepareRun(o, data, evaluator);
+  } catch (e) {
+    await evaluator.close();
+    throw e;
+  }
+}
+
+async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluator): Promise<OpenedRun> {
+  const s = o.settings, cfg = o.model.config;
 
   // Layer importance by loss-on-skip on calibration data with the CPU engine (see layerImportance.ts),
   // in the evaluation worker, once per model and calibration data (kept in the store).
@@ -110,9 +120,10 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
     onRoundCommitted: o.onRoundCommitted, onChange: o.onChange, ...strategy,
   }, global, resume.committedRound, resume.nextAttempt);
   run.rounds.push(...resume.rounds);
-  // The tokenizer files shape the prompts (chat template), so they are part of the key.
-  const tokenizerHash = createHash('sha256').update(o.tokenizerJson ?? '').digest('hex').slice(0, 16);
-  const baseKey = JSON.stringify({ v: MEASUREMENT_VERSION, task: s.task, examples: s.evalExamples, maxLen: s.seqLen, tokenizer: tokenizerHash });
+  // The tokenizer and its chat template shape the prompts: a probe prompt's tokens are part of the key.
+  const probe = o.tokenizer.encode(`${o.task.prompt('a probe')}${o.task.completion(0)}`);
+  const promptHash = createHash('sha256').update(probe.join(',')).digest('hex').slice(0, 16);
+  const baseKey = JSON.stringify({ v: MEASUREMENT_VERSION, task: s.task, examples: s.evalExamples, maxLen: s.seqLen, prompts: promptHash });
   let base = o.store.measurement(o.model.id, 'base-evaluation', baseKey) as EvaluationResult | undefined;
   if (!base) {
     const t0 = performance.now();
