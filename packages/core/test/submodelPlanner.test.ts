@@ -84,8 +84,10 @@ test('layer importance: loss-on-skip is the loss change of the pruned model; an 
   const c = tinyConfig({ numLayers: 4 });
   const model = new LlamaModel(c, withIdentityLayer(initLlamaWeights(c, rngFrom(5), 0.3), 2));
   const batches = [randomBatch(c, 2, 8, 1), randomBatch(c, 3, 7, 2)];
-  const scores = layerLossOnSkip(model, batches);
+  const progress: string[] = [];
+  const scores = layerLossOnSkip(model, batches, (done, total) => progress.push(`${done}/${total}`));
   assert.equal(scores.length, 4);
+  assert.deepEqual(progress, ['1/4', '2/4', '3/4', '4/4']);
   const full = meanLoss(model, batches, { layers: [0, 1, 2, 3].map((index) => ({ index, attention: true, mlp: true })) });
   const without1 = meanLoss(model, batches, planKeepingLayers([0, 2, 3]));
   // Resumed from the shared prefix, with the head on counted rows only: the plain pruned-model loss (same arithmetic).

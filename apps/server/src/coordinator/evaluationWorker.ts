@@ -23,6 +23,8 @@ export type EvaluationRequest =
 export type EvaluationReply =
   | { id: number; accuracy: number; evalLoss: number; majorityBaseline: number; n: number }
   | { id: number; importance: LayerImportance[] }
+  /** Progress of an importance request: layers scored so far (several per request, then the result). */
+  | { id: number; layersDone: number; layers: number }
   | { id: number; error: string };
 
 const init = workerData as EvaluationWorkerInit;
@@ -35,7 +37,8 @@ const examples = task.test.slice(0, init.examples);
 parentPort!.on('message', (req: EvaluationRequest) => {
   try {
     if (req.kind === 'importance') {
-      parentPort!.postMessage({ id: req.id, importance: layerLossOnSkip(model, req.batches) } satisfies EvaluationReply);
+      const importance = layerLossOnSkip(model, req.batches, (layersDone, layers) => parentPort!.postMessage({ id: req.id, layersDone, layers } satisfies EvaluationReply));
+      parentPort!.postMessage({ id: req.id, importance } satisfies EvaluationReply);
       return;
     }
     const lora = req.adapter ? loraFromPeft(JSON.parse(req.adapter.configJson), parseSafetensors(req.adapter.weights), loaded.config) : undefined;

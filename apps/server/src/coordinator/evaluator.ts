@@ -11,14 +11,18 @@ export interface EvaluationResult {
   n: number;
 }
 
+/** A final answer of the worker (not an error, not progress). */
+type Answer = Exclude<EvaluationReply, { error: string } | { layersDone: number }>;
+
 export class Evaluator {
   private readonly worker: Worker;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: Exclude<EvaluationReply, { error: string }>) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: Answer) => void; reject: (e: Error) => void; progress?: (done: number, total: number) => void }>();
 
   constructor(init: EvaluationWorkerInit, private readonly config: ModelConfig) {
     this.worker = startTsWorker(new URL('./evaluationWorker.ts', import.meta.url), init);
     this.worker.on('message', (r: EvaluationReply) => {
+      if ('layersDone' in r) return this.pending.get(r.id)?.progress?.(r.layersDone, r.layers);
       const p = this.pending.get(r.id);
       this.pending.delete(r.id);
       if (!p) return;
@@ -43,16 +47,16 @@ export class Evaluator {
     return { accuracy: r.accuracy, evalLoss: r.evalLoss, majorityBaseline: r.majorityBaseline, n: r.n };
   }
 
-  /** Loss-on-skip of the base model's layers on calibration batches (layerImportance.ts). */
-  async importance(batches: TokenBatch[]): Promise<LayerImportance[]> {
-    const r = await this.request({ id: this.nextId++, kind: 'importance', batches });
+  /** Loss-on-skip of the base model's layers on calibration batches (layerImportance.ts); progress per layer scored. */
+  async importance(batches: TokenBatch[], progress?: (layersDone: number, layers: number) => void): Promise<LayerImportance[]> {
+    const r = await this.request({ id: this.nextId++, kind: 'importance', batches }, progress);
     if (!('importance' in r)) throw new Error('evaluation worker: answered an importance request without importance');
     return r.importance;
   }
 
-  private request(req: EvaluationRequest): Promise<Exclude<EvaluationReply, { error: string }>> {
+  private request(req: EvaluationRequest, progress?: (done: number, total: number) => void): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      this.pending.set(req.id, { resolve, reject });
+      this.pending.set(req.id, { resolve, reject, progress });
       this.worker.postMessage(req);
     });
   }

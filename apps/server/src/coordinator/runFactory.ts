@@ -90,7 +90,17 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluato
   } else {
     const t0 = performance.now();
     o.log(`measuring layer importance (loss-on-skip, ${batches.reduce((a, b) => a + b.B * b.T, 0)} calibration tokens, ${cfg.numLayers} layers) ...`);
-    importance = await evaluator.importance(batches);
+    let lastLog = t0;
+    importance = await evaluator.importance(batches, (done, total) => {
+      // A large model takes minutes per layer on the CPU engine: say where it is, at most every 30 s.
+      const now = performance.now();
+      if (now - lastLog < 30_000 || done === total) return;
+      lastLog = now;
+      // Skipping layer i reruns the L - i layers from it (layerLossOnSkip), after one full pass.
+      const work = (d: number) => total + 3 * (d * total - (d * (d - 1)) / 2);
+      const eta = (((now - t0) / work(done)) * (work(total) - work(done))) / 1000;
+      o.log(`layer importance: ${done} of ${total} layers scored, about ${eta.toFixed(0)} s to go`);
+    });
     o.store.storeMeasurement(o.model.id, 'layer-importance', importanceKey, importance);
     o.log(`layer importance measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }

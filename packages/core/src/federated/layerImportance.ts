@@ -40,7 +40,7 @@ export function meanLoss(model: LlamaModel, batches: readonly TokenBatch[], plan
  * it: 3·Σᵢ(L − i) ≈ 1.5·L² layer passes instead of 3·L², and the LM head runs only on the counted
  * positions (a label completion's few tokens, not B·T rows of a 49k vocabulary).
  */
-export function layerLossOnSkip(model: LlamaModel, batches: readonly TokenBatch[]): LayerImportance[] {
+export function layerLossOnSkip(model: LlamaModel, batches: readonly TokenBatch[], onLayer?: (done: number, total: number) => void): LayerImportance[] {
   if (batches.length === 0) throw new Error('layer importance needs at least one calibration batch');
   const full = fullPlan(model.config);
   const states = batches.map((b) => model.hiddenStates(b, { plan: full }));
@@ -58,12 +58,16 @@ export function layerLossOnSkip(model: LlamaModel, batches: readonly TokenBatch[
   const without = (index: number, keep: { attention: boolean; mlp: boolean } | null): SubmodelPlan => ({
     layers: full.layers.flatMap((l) => (l.index !== index ? [l] : keep ? [{ index, ...keep }] : [])),
   });
-  return full.layers.map(({ index }) => ({
-    index,
-    layer: lossOf(without(index, null), index) - base,
-    attention: lossOf(without(index, { attention: false, mlp: true }), index) - base,
-    mlp: lossOf(without(index, { attention: true, mlp: false }), index) - base,
-  }));
+  return full.layers.map(({ index }, i) => {
+    const r = {
+      index,
+      layer: lossOf(without(index, null), index) - base,
+      attention: lossOf(without(index, { attention: false, mlp: true }), index) - base,
+      mlp: lossOf(without(index, { attention: true, mlp: false }), index) - base,
+    };
+    onLayer?.(i + 1, full.layers.length);
+    return r;
+  });
 }
 
 /** ShortGPT's Block Influence per layer: 1 − mean over tokens of cos(x_in, x_out). */
