@@ -92,6 +92,7 @@ test('FedSODA through the coordinator: an int4 tab gets the aligned sub-model of
   const settings = {
     rounds: 1, clientsPerRound: 1, minClients: 1, localSteps: 1, batch: 2, seqLen: 16, evalExamples: 8, deadlineMs: 60_000,
     lora: { rank: 2, alpha: 4, targets: ['q', 'v', 'down'] }, strategy: 'fedsoda', strategyOptions: { fedsodaFormat: 'int4', fedsodaAlignSteps: 2 },
+    importance: 'block-influence', // the one-pass measure, run in the evaluation worker
   } as const;
   const created = (await admin.timeout(30_000).emitWithAck('createRun', settings)) as Ack<{ runId: string }>;
   assert.ok(created.ok, JSON.stringify(created));
@@ -113,6 +114,8 @@ test('FedSODA through the coordinator: an int4 tab gets the aligned sub-model of
   assert.ok(((await admin.timeout(120_000).emitWithAck('start', { runId: created.ok ? created.runId : '' })) as Ack).ok);
 
   const a = assignmentSchema.parse(await assigned);
+  assert.ok(logs.some((l) => l.startsWith('measuring layer importance (block-influence')), 'block influence measured');
+  assert.ok(logs.some((l) => l.startsWith('layer importance (1 - cos(stream in, stream out)): ')));
   assert.equal(a.model.weightFormat, 'int4');
   assert.equal(a.plan.layers.length, 3, 'SGP keeps one layer per group, 3 groups for this budget');
   assert.ok(a.estimateBytes <= budget);

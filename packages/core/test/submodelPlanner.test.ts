@@ -5,7 +5,7 @@ import { LlamaModel } from '../src/engine/llamaModel';
 import { initLlamaWeights } from '../src/engine/initWeights';
 import { planKeepingLayers, validatePlan } from '../src/engine/submodelPlan';
 import { estimateLoraSessionBytes } from '../src/memory/loraSessionLayout';
-import { blockInfluence, layerLossOnSkip, meanLoss, type LayerImportance } from '../src/federated/layerImportance';
+import { blockInfluence, blockInfluenceImportance, layerLossOnSkip, meanLoss, type LayerImportance } from '../src/federated/layerImportance';
 import { dispatchReserveBytes, planForBudget, planPeakBytes, PlanDoesNotFitError, type PlanRequest } from '../src/federated/submodelPlanner';
 import type { LlamaWeights } from '../src/model/llamaWeights';
 import { randomBatch, rngFrom, tinyConfig } from './fixtures/tinyModel';
@@ -100,6 +100,11 @@ test('layer importance: loss-on-skip is the loss change of the pruned model; an 
   assert.ok(scores.some((s) => Math.abs(s.layer) > 1e-3), 'the other layers matter');
   const bi = blockInfluence(model, batches);
   assert.ok(Math.abs(bi[2]) < 1e-6, `identity layer BI ${bi[2]}`);
+  // The same measure per layer and sub-block, as the coordinator's cheap importance (RunSettings.importance).
+  const bii = blockInfluenceImportance(model, batches);
+  bii.forEach((v, i) => assert.ok(Math.abs(v.layer - bi[i]) < 1e-9, `layer ${i}: ${v.layer} vs ${bi[i]}`));
+  assert.ok(Math.abs(bii[2].attention) < 1e-6 && Math.abs(bii[2].mlp) < 1e-6, JSON.stringify(bii[2]));
+  assert.ok(bii[0].attention > 1e-4 && bii[0].mlp > 1e-4, JSON.stringify(bii[0]));
   assert.ok(bi.every((v) => v >= -1e-9 && v <= 2));
   assert.ok(bi[0] > 1e-4);
 });

@@ -3,7 +3,8 @@
 // (heartbeats, hellos, updates, the volunteer page) while it runs.
 import { parentPort, workerData } from 'node:worker_threads';
 import {
-  classificationAccuracy, layerLossOnSkip, LlamaModel, loraFromPeft, parseSafetensors, taskForModel, type LayerImportance, type RunTask, type TokenBatch,
+  blockInfluenceImportance, classificationAccuracy, layerLossOnSkip, LlamaModel, loraFromPeft, parseSafetensors, taskForModel,
+  type ImportanceMeasure, type LayerImportance, type RunTask, type TokenBatch,
 } from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
 
@@ -17,8 +18,8 @@ export interface EvaluationWorkerInit {
 export type EvaluationRequest =
   /** PEFT adapter (config JSON + safetensors bytes); none scores the base model. */
   | { id: number; kind: 'evaluate'; adapter?: { configJson: string; weights: Uint8Array } }
-  /** Loss-on-skip of every layer and sub-block of the base model on these batches. */
-  | { id: number; kind: 'importance'; batches: TokenBatch[] };
+  /** Importance of every layer and sub-block of the base model on these batches. */
+  | { id: number; kind: 'importance'; measure: ImportanceMeasure; batches: TokenBatch[] };
 
 export type EvaluationReply =
   | { id: number; accuracy: number; evalLoss: number; majorityBaseline: number; n: number }
@@ -37,7 +38,9 @@ const examples = task.test.slice(0, init.examples);
 parentPort!.on('message', (req: EvaluationRequest) => {
   try {
     if (req.kind === 'importance') {
-      const importance = layerLossOnSkip(model, req.batches, (layersDone, layers) => parentPort!.postMessage({ id: req.id, layersDone, layers } satisfies EvaluationReply));
+      const importance = req.measure === 'block-influence'
+        ? blockInfluenceImportance(model, req.batches)
+        : layerLossOnSkip(model, req.batches, (layersDone, layers) => parentPort!.postMessage({ id: req.id, layersDone, layers } satisfies EvaluationReply));
       parentPort!.postMessage({ id: req.id, importance } satisfies EvaluationReply);
       return;
     }

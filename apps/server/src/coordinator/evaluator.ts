@@ -1,6 +1,6 @@
 /** Held-out evaluation of global adapters and layer importance, in a worker thread (see evaluationWorker.ts). */
 import type { Worker } from 'node:worker_threads';
-import { loraToPeftTensors, peftAdapterConfig, serializeSafetensors, type LayerImportance, type LoraAdapter, type ModelConfig, type TokenBatch } from '@fedllm/core';
+import { loraToPeftTensors, peftAdapterConfig, serializeSafetensors, type ImportanceMeasure, type LayerImportance, type LoraAdapter, type ModelConfig, type TokenBatch } from '@fedllm/core';
 import { startTsWorker } from '../threads/startTsWorker';
 import type { EvaluationReply, EvaluationRequest, EvaluationWorkerInit } from './evaluationWorker';
 
@@ -48,8 +48,8 @@ export class Evaluator {
   }
 
   /** Loss-on-skip of the base model's layers on calibration batches (layerImportance.ts); progress per layer scored. */
-  async importance(batches: TokenBatch[], progress?: (layersDone: number, layers: number) => void): Promise<LayerImportance[]> {
-    const r = await this.request({ id: this.nextId++, kind: 'importance', batches }, progress);
+  async importance(measure: ImportanceMeasure, batches: TokenBatch[], progress?: (layersDone: number, layers: number) => void): Promise<LayerImportance[]> {
+    const r = await this.request({ id: this.nextId++, kind: 'importance', measure, batches }, progress);
     if (!('importance' in r)) throw new Error('evaluation worker: answered an importance request without importance');
     return r.importance;
   }

@@ -83,15 +83,15 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluato
   // Layer importance by loss-on-skip on calibration data with the CPU engine (see layerImportance.ts),
   // in the evaluation worker, once per model and calibration data (kept in the store).
   const batches = data.calibrationBatches(CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen);
-  const importanceKey = batchesKey(batches);
-  let importance = o.store.measurement(o.model.id, 'layer-importance', importanceKey) as LayerImportance[] | undefined;
+  const importanceKey = batchesKey(batches), kind = `layer-importance:${s.importance}`;
+  let importance = o.store.measurement(o.model.id, kind, importanceKey) as LayerImportance[] | undefined;
   if (importance) {
-    o.log(`layer importance of model ${o.model.id} on these calibration batches: from the store`);
+    o.log(`layer importance (${s.importance}) of model ${o.model.id} on these calibration batches: from the store`);
   } else {
     const t0 = performance.now();
-    o.log(`measuring layer importance (loss-on-skip, ${batches.reduce((a, b) => a + b.B * b.T, 0)} calibration tokens, ${cfg.numLayers} layers) ...`);
+    o.log(`measuring layer importance (${s.importance}, ${batches.reduce((a, b) => a + b.B * b.T, 0)} calibration tokens, ${cfg.numLayers} layers) ...`);
     let lastLog = t0;
-    importance = await evaluator.importance(batches, (done, total) => {
+    importance = await evaluator.importance(s.importance, batches, (done, total) => {
       // A large model takes minutes per layer on the CPU engine: say where it is, at most every 30 s.
       const now = performance.now();
       if (now - lastLog < 30_000 || done === total) return;
@@ -101,10 +101,10 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluato
       const eta = (((now - t0) / work(done)) * (work(total) - work(done))) / 1000;
       o.log(`layer importance: ${done} of ${total} layers scored, about ${eta.toFixed(0)} s to go`);
     });
-    o.store.storeMeasurement(o.model.id, 'layer-importance', importanceKey, importance);
+    o.store.storeMeasurement(o.model.id, kind, importanceKey, importance);
     o.log(`layer importance measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
-  o.log(`layer importance (loss increase when skipped): ${importance.map((v) => v.layer.toFixed(4)).join(', ')}`);
+  o.log(`layer importance (${s.importance === 'loss-on-skip' ? 'loss increase when skipped' : '1 - cos(stream in, stream out)'}): ${importance.map((v) => v.layer.toFixed(4)).join(', ')}`);
   const cpu = () => new LlamaModel(cfg, o.weights);
 
   const resume = o.store.resumeState(o.runId);

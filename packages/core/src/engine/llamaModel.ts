@@ -163,6 +163,15 @@ export class LlamaModel {
     return { lossSum, count };
   }
 
+  /**
+   * The residual stream entering each layer of the full model and after its attention (`mid`),
+   * and the stream leaving the last layer: what Block Influence per sub-block compares.
+   */
+  residualStreams(batch: TokenBatch): { layers: { x: FloatArray; mid: FloatArray }[]; final: FloatArray } {
+    const s = this.forwardHidden(batch, {});
+    return { layers: s.caches.map((c) => ({ x: c.cache.x, mid: c.cache.mid })), final: s.hidden };
+  }
+
   /** Masked cross-entropy without gradients. */
   loss(batch: TokenBatch, opts: RunOptions = {}): CrossEntropyResult {
     const logits = this.logits(batch, opts);

@@ -70,6 +70,52 @@ export function layerLossOnSkip(model: LlamaModel, batches: readonly TokenBatch[
   });
 }
 
+/** The ways the coordinator can score layers (RunSettings.importance). */
+export const IMPORTANCE_MEASURES = ['loss-on-skip', 'block-influence'] as const;
+export type ImportanceMeasure = (typeof IMPORTANCE_MEASURES)[number];
+
+/** Mean over token rows of 1 − cos(a_t, b_t), rows of width H (a zero row counts as similar). */
+function meanCosineDistance(a: ArrayLike<number>, b: ArrayLike<number>, rows: number, H: number): number {
+  let sum = 0;
+  for (let t = 0; t < rows; t++) {
+    let dot = 0, na = 0, nb = 0;
+    for (let d = 0; d < H; d++) {
+      const x = a[t * H + d], y = b[t * H + d];
+      dot += x * y;
+      na += x * x;
+      nb += y * y;
+    }
+    sum += na > 0 && nb > 0 ? 1 - dot / Math.sqrt(na * nb) : 0;
+  }
+  return sum / rows;
+}
+
+/**
+ * Block Influence as a LayerImportance: per layer 1 − cos(stream in, stream out), and per
+ * sub-block the same across the attention (in -> after attention) and the MLP (-> out), token
+ * rows weighted equally over the batches. One forward pass: the cheap measure for models whose
+ * loss-on-skip costs hours on the CPU engine. Its scale differs from loss-on-skip's (a
+ * cosine distance, not nats), which the planner's relative floor does not mind.
+ */
+export function blockInfluenceImportance(model: LlamaModel, batches: readonly TokenBatch[]): LayerImportance[] {
+  if (batches.length === 0) throw new Error('block influence needs at least one calibration batch');
+  const H = model.config.hiddenSize, L = model.config.numLayers;
+  const sums = Array.from({ length: L }, () => ({ layer: 0, attention: 0, mlp: 0 }));
+  let rows = 0;
+  for (const b of batches) {
+    const streams = model.residualStreams(b);
+    const M = b.B * b.T;
+    streams.layers.forEach(({ x, mid }, l) => {
+      const out = l + 1 < L ? streams.layers[l + 1].x : streams.final;
+      sums[l].layer += M * meanCosineDistance(x, out, M, H);
+      sums[l].attention += M * meanCosineDistance(x, mid, M, H);
+      sums[l].mlp += M * meanCosineDistance(mid, out, M, H);
+    });
+    rows += M;
+  }
+  return sums.map((s, index) => ({ index, layer: s.layer / rows, attention: s.attention / rows, mlp: s.mlp / rows }));
+}
+
 /** ShortGPT's Block Influence per layer: 1 − mean over tokens of cos(x_in, x_out). */
 export function blockInfluence(model: LlamaModel, batches: readonly TokenBatch[]): number[] {
   if (batches.length === 0) throw new Error('block influence needs at least one calibration batch');

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LORA_TARGETS } from '../engine/lora';
 import { STRATEGY_NAMES } from '../federated/strategies/federatedStrategy';
+import { IMPORTANCE_MEASURES } from '../federated/layerImportance';
 import { WEIGHT_FORMATS } from '../model/weightQuantization';
 import { ProtocolError, type Ack, type ProtocolErrorBody } from './federatedProtocol';
 import type { RunHistory, RunHistoryEntry, RunHistoryRequest } from './adminHistory';
@@ -60,6 +61,13 @@ export const runSettingsSchema = z.object({
    * seed methods or baselines (federated/strategies/), which choose plans and aggregate themselves.
    */
   strategy: z.enum(['budget-planner', ...STRATEGY_NAMES]).default('budget-planner'),
+  /**
+   * How the coordinator scores layers before round 0 (layerImportance.ts): 'loss-on-skip' (the
+   * loss a pruned model pays; about 1.5·L² layer passes on the CPU engine, an hour for SmolLM2-135M
+   * here) or 'block-influence' (ShortGPT's 1 − cos between a block's input and output stream, per
+   * layer and sub-block: one forward pass).
+   */
+  importance: z.enum(IMPORTANCE_MEASURES).default('loss-on-skip'),
   strategyOptions: z.object({
     devftStages: z.number().int().min(1).max(16).optional(),
     devftBeta: z.number().min(0).max(1).optional(),
