@@ -1,13 +1,13 @@
 // npm run swarm: a coordinator and N headless Chromium tabs with the given GPU budgets run one
 // federated job to the end; prints a table per round (accuracy, loss, each tab's plan, measured
 // peak vs budget, bytes up/down, time).
-import { isRunTask, RUN_TASKS, STRATEGY_NAMES, type RunSettings } from '@fedllm/core';
+import { IMPORTANCE_MEASURES, isRunTask, RUN_TASKS, STRATEGY_NAMES, type RunSettings } from '@fedllm/core';
 import { runSwarm } from '../swarm/swarmRunner';
 import { formatRoundTable } from '../swarm/roundTable';
 import { parseByteSize } from '../swarm/byteSize';
 import { nonNegativeInt, parseCliArgs, positiveInt, positiveNumber, runCli, UsageError } from './cliSupport';
 
-const USAGE = 'npm run swarm -- --clients N --rounds R --budgets 16MiB,24MiB,40MiB [--model <dir>] [--logits-chunk-rows N] [--local-steps S] [--batch B] [--seq-len T] [--lr LR] ' +
+const USAGE = 'npm run swarm -- --clients N --rounds R --budgets 16MiB,24MiB,40MiB [--model <dir>] [--logits-chunk-rows N] [--importance loss-on-skip|block-influence] [--local-steps S] [--batch B] [--seq-len T] [--lr LR] ' +
   '[--task spam|brown-genre] [--strategy budget-planner|fedpruner|fedpruner-plus|devft|fedsoda|exclusive|unlimited|random-drop|uniform-drop|top-k|flexlora] [--layer-pick sample|top] [--eval-examples N] [--deadline-s S] [--kill-during-round K] [--seed N] [--verbose]';
 
 function parseStrategy(v: string): RunSettings['strategy'] {
@@ -22,8 +22,10 @@ await runCli(USAGE, async () => {
     batch: { type: 'string' }, 'seq-len': { type: 'string' }, lr: { type: 'string' }, task: { type: 'string', default: 'spam' },
     'eval-examples': { type: 'string' }, 'deadline-s': { type: 'string' }, 'kill-during-round': { type: 'string' }, seed: { type: 'string' },
     'layer-pick': { type: 'string', default: 'sample' }, strategy: { type: 'string', default: 'budget-planner' }, verbose: { type: 'boolean', default: false },
-    model: { type: 'string' }, 'logits-chunk-rows': { type: 'string' },
+    model: { type: 'string' }, 'logits-chunk-rows': { type: 'string' }, importance: { type: 'string', default: 'loss-on-skip' },
   });
+  const importance = a.importance as RunSettings['importance'];
+  if (!IMPORTANCE_MEASURES.includes(importance)) throw new UsageError(`--importance must be one of ${IMPORTANCE_MEASURES.join(', ')}, got "${a.importance}"`);
   const clients = positiveInt(a.clients, 3, 'clients');
   if (!a.budgets) throw new UsageError('--budgets is required (a comma-separated list, e.g. 16MiB,24MiB,40MiB; cycled over the clients)');
   let list: number[];
@@ -44,7 +46,7 @@ await runCli(USAGE, async () => {
       name: 'swarm', task: a.task, rounds: positiveInt(a.rounds, 3, 'rounds'), localSteps: positiveInt(a['local-steps'], 20, 'local-steps'),
       batch: positiveInt(a.batch, 8, 'batch'), seqLen: positiveInt(a['seq-len'], 64, 'seq-len'), lr: positiveNumber(a.lr, 5e-3, 'lr'),
       evalExamples: positiveInt(a['eval-examples'], 200, 'eval-examples'), deadlineMs: positiveInt(a['deadline-s'], 900, 'deadline-s') * 1000,
-      seed: nonNegativeInt(a.seed, 1, 'seed'), shards: clients, layerPick, strategy: parseStrategy(a.strategy),
+      seed: nonNegativeInt(a.seed, 1, 'seed'), shards: clients, layerPick, strategy: parseStrategy(a.strategy), importance,
       ...(a['logits-chunk-rows'] === undefined ? {} : { logitsChunkRows: positiveInt(a['logits-chunk-rows'], 64, 'logits-chunk-rows') }),
     },
     modelDir: a.model,
