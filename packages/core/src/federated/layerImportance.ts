@@ -125,20 +125,8 @@ export function blockInfluence(model: LlamaModel, batches: readonly TokenBatch[]
   for (const b of batches) {
     const hs = model.hiddenStates(b);
     const M = b.B * b.T;
-    for (let l = 0; l < L; l++) {
-      const x = hs[l], y = hs[l + 1];
-      for (let t = 0; t < M; t++) {
-        let dot = 0, nx = 0, ny = 0;
-        for (let d = 0; d < H; d++) {
-          const a = x[t * H + d], c = y[t * H + d];
-          dot += a * c;
-          nx += a * a;
-          ny += c * c;
-        }
-        sums[l] += nx > 0 && ny > 0 ? dot / Math.sqrt(nx * ny) : 1;
-      }
-    }
+    for (let l = 0; l < L; l++) sums[l] += M * meanCosineDistance(hs[l], hs[l + 1], M, H);
     tokens += M;
   }
-  return Array.from(sums, (s) => 1 - s / tokens);
+  return Array.from(sums, (s) => s / tokens);
 }
