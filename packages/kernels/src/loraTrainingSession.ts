@@ -162,7 +162,7 @@ export class LoraTrainingSession {
       clipNorm: spec.optimizer?.clipNorm,
       logitsChunkRows: 0,
       weightFormat: sessionWeightFormat(spec),
-      vocabFormat: isQuantizedWeights(spec.weights) ? vocabFormatOf(spec.weights) : 'f32',
+      vocabFormat: vocabFormatOf(spec.weights), // 'f32' for float weights
     };
     const format = shape.weightFormat!;
     const deviceBinding = ctx.limits.maxStorageBufferBindingSize, align = ctx.device.limits.minStorageBufferOffsetAlignment;

@@ -94,7 +94,7 @@ async function train(req: WorkerTrainRequest): Promise<WorkerTrainResult> {
       peakBytes: session.peakBytes,
       estimateBytes: estimateLoraSessionBytes({
         config, plan, lora: req.loraConfig, batch: batches.batch, seqLen: batches.seqLen, clipNorm: req.clipNorm, weightFormat, logitsChunkRows: session.logitsChunkRows,
-        vocabFormat: 'format' in weights ? vocabFormatOf(weights) : 'f32',
+        vocabFormat: vocabFormatOf(weights),
       }).totalBytes,
       tokensPerSecond: (req.steps * n) / (totalMs / 1000),
       buildMs,
