@@ -32,6 +32,12 @@ export interface RunOptions {
  * `layer` (a hiddenStates() entry of a run that kept every layer before it), and only the plan's
  * layers with index ≥ `layer` run. Forward-only (no gradients reach the skipped prefix).
  */
+/** One token whose log-probability is wanted, at flat position `at` (b*T + t) of a batch. */
+export interface TokenPick {
+  at: number;
+  token: number;
+}
+
 export interface ResumeFrom {
   layer: number;
   hidden: FloatArray;
@@ -130,16 +136,32 @@ export class LlamaModel {
    * vocabulary the head costs as much as a dozen decoder layers per row).
    */
   targetLogProbs(batch: TokenBatch, opts: RunOptions = {}, resume?: ResumeFrom): Float64Array {
-    const s = this.forwardHidden(batch, opts, resume);
-    const H = this.config.hiddenSize, V = this.config.vocabSize, M = batch.B * batch.T;
-    const rows: number[] = [];
-    for (let i = 0; i < M; i++) if (batch.targets[i] !== IGNORE_INDEX) rows.push(i);
-    const picked = allocLike(s.normed, rows.length * H);
-    rows.forEach((r, j) => picked.set(s.normed.subarray(r * H, (r + 1) * H), j * H));
-    const logits = this.lmHead(picked, rows.length);
-    const out = new Float64Array(M);
-    rows.forEach((r, j) => (out[r] = logProbAt(logits, j, V, batch.targets[r])));
+    const picks: TokenPick[] = [];
+    for (let i = 0; i < batch.B * batch.T; i++) if (batch.targets[i] !== IGNORE_INDEX) picks.push({ at: i, token: batch.targets[i] });
+    const lp = this.pickedLogProbs(batch, picks, opts, resume);
+    const out = new Float64Array(batch.B * batch.T);
+    picks.forEach((p, j) => (out[p.at] = lp[j]));
     return out;
+  }
+
+  /**
+   * log p(token) at chosen flat positions (b*T + t), one value per pick. The LM head runs once per
+   * distinct position, so several candidate tokens at one position (the labels of a classifier
+   * sharing a prompt) cost one head row.
+   */
+  pickedLogProbs(batch: TokenBatch, picks: readonly TokenPick[], opts: RunOptions = {}, resume?: ResumeFrom): Float64Array {
+    const H = this.config.hiddenSize, V = this.config.vocabSize, M = batch.B * batch.T;
+    for (const p of picks) {
+      if (!(p.at >= 0 && p.at < M)) throw new Error(`pickedLogProbs: position ${p.at} outside the batch's ${M}`);
+      if (!(p.token >= 0 && p.token < V)) throw new Error(`pickedLogProbs: token ${p.token} outside the vocabulary of ${V}`);
+    }
+    const s = this.forwardHidden(batch, opts, resume);
+    const rowOf = new Map<number, number>();
+    for (const p of picks) if (!rowOf.has(p.at)) rowOf.set(p.at, rowOf.size);
+    const picked = allocLike(s.normed, rowOf.size * H);
+    rowOf.forEach((j, r) => picked.set(s.normed.subarray(r * H, (r + 1) * H), j * H));
+    const logits = this.lmHead(picked, rowOf.size);
+    return Float64Array.from(picks, (p) => logProbAt(logits, rowOf.get(p.at)!, V, p.token));
   }
 
   /**
