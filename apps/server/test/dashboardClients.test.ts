@@ -30,7 +30,7 @@ test('a tab shows its open assignment first, else its last committed one', () =>
   assert.equal(last.tokensPerSecond, 99);
   assert.equal(last.bytesDown, 20);
   assert.equal(last.adapter, 'google SwiftShader');
-  const open: TaskRecord = {
+  const open: Omit<TaskRecord, 'task'> = {
     taskId: 't', clientId: 'a', round: 1, plan: { layers: [{ index: 1, attention: true, mlp: false }] }, budgetBytes: 8 << 20, estimateBytes: 7,
     shard: 0, issuedAt: 0, deadline: 0, status: 'assigned', bytesDown: 0, bytesUp: 0,
   };

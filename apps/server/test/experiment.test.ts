@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { experimentModelConfig, parseExperimentConfig } from '../src/experiment/experimentConfig';
 import { memoryCheckCases } from '../src/experiment/memoryCheck';
 import { modelPartBytes, roundsToReach, spread, strategyFigures, weightDownloadsByRound } from '../src/experiment/experimentSummary';
-import { tensor } from '@fedllm/core';
+import { DelegatingStrategy, tensor, type LoraAdapter, type StrategyUpdate } from '@fedllm/core';
 import { writeExperimentReport } from '../src/experiment/experimentReport';
 import { runSimulationJob, type SimulationJobResult } from '../src/experiment/simulationJob';
 import { withWebgpuTrainer } from '../src/experiment/webgpuLocalTrainer';
@@ -19,7 +19,33 @@ const config = parseExperimentConfig({
   lora: { rank: 4, alpha: 8, targets: ['q', 'v', 'down'] },
   tiers: [{ name: 'small', fraction: 0.3, count: 1 }, { name: 'large', fraction: 1, count: 1 }],
   calibrationBatches: 1, strategyOptions: { devftStages: 2 },
-  studies: [{ name: 'spam-tiny', task: 'spam', partition: { kind: 'dirichlet', alpha: 1 }, strategies: ['fedpruner', 'exclusive', 'devft'], seeds: [3], evalExamples: 4, targetAccuracy: 0.5 }],
+  studies: [{ name: 'spam-tiny', task: 'spam', partition: { kind: 'dirichlet', alpha: 1 }, strategies: ['budget-planner', 'fedpruner', 'exclusive', 'devft'], seeds: [3], evalExamples: 4, targetAccuracy: 0.5 }],
+});
+
+/** The trivial wrapper: the inner aggregate times 1, through new tensors. */
+class ScaledByOne extends DelegatingStrategy {
+  calls = 0;
+  override aggregate(global: LoraAdapter, updates: readonly StrategyUpdate[]): LoraAdapter {
+    this.calls++;
+    const next = super.aggregate(global, updates);
+    const layers = new Map([...next.layers].map(([i, l]) => [i, Object.fromEntries(Object.entries(l).map(([t, p]) => [t, {
+      A: tensor([...p!.A.shape], Float32Array.from(p!.A.data, (v) => v * 1)), B: tensor([...p!.B.shape], Float32Array.from(p!.B.data, (v) => v * 1)),
+    }]))]));
+    return { config: next.config, layers };
+  }
+}
+
+test('a strategy wrapped in a trivial wrapper runs bit-identically (DevFT, with its derived state, and the budget planner)', async () => {
+  const study = config.studies[0];
+  for (const strategy of ['devft', 'budget-planner'] as const) {
+    const plain = await runSimulationJob({ config, study, strategy, seed: 3 });
+    let wrapper: ScaledByOne | undefined;
+    const wrapped = await runSimulationJob({ config, study, strategy, seed: 3 }, undefined, undefined, (s) => (wrapper = new ScaledByOne(s)));
+    assert.equal(wrapper!.calls, 2, 'the wrapper aggregated every round');
+    const strip = (r: SimulationJobResult) => r.rounds.map(({ trainSeconds: _, ...rest }) => rest);
+    assert.deepEqual(strip(wrapped), strip(plain), `${strategy}: same plans, losses, accuracy and eval loss every round`);
+    assert.ok(plain.rounds.some((r) => r.tasks.some((t) => !t.excluded)), 'somebody trained');
+  }
 });
 
 test('summary figures: spread and rounds to reach a target', () => {

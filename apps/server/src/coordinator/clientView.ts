@@ -8,7 +8,7 @@ import type { ConnectedClient } from './clientRegistry';
 import type { TaskRecord } from './roundAttempt';
 
 export function clientView(
-  c: ConnectedClient, open: readonly TaskRecord[], rounds: readonly RoundSummary[],
+  c: ConnectedClient, open: readonly Omit<TaskRecord, 'task' | 'adapter'>[], rounds: readonly RoundSummary[],
 ): ClientSnapshot {
   const task = [...open].reverse().find((t) => t.clientId === c.clientId);
   let last: { round: number; s: ClientRoundSummary } | undefined;

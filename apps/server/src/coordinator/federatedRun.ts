@@ -8,41 +8,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  describePlan, loraToPeftTensors, SeededRandom, serializeSafetensors, stableHash32, type AssignmentWire,
-  ProtocolError, type ClientRoundSummary, type LoraAdapter, type LoraConfig, type RoundSummary, type RunSettings, type RunStatus,
-  type SubmodelPlan, type TrainingFailure, type UpdateMeta, type WeightFormat,
+  describePlan, isExcluded, loraToPeftTensors, serializeSafetensors, type AssignmentWire,
+  ProtocolError, type ClientRoundSummary, type FederatedStrategy, type LoraAdapter, type RoundSummary, type RunSettings, type RunStatus,
+  type StrategyAssignment, type StrategyState, type StrategyUpdate, type TrainingFailure, type UpdateMeta,
 } from '@fedllm/core';
 import type { ClientRegistry, ConnectedClient } from './clientRegistry';
 import type { Evaluator } from './evaluator';
-import type { ModelParts } from './modelParts';
+import { runFederatedRound, type RoundEvaluation } from '../rounds/federatedRound';
 import { RoundAttempt, type TaskRecord } from './roundAttempt';
+import type { ServedModels } from './servedModels';
 import type { TaskData } from './taskData';
-
-/** What a tab is given for a round, chosen by the run's strategy (runStrategy.ts). */
-export interface TaskPlan {
-  plan: SubmodelPlan;
-  estimateBytes: number;
-  /** The LoRA config the tab trains (a heterogeneous-rank strategy gives tabs different ranks). */
-  lora: LoraConfig;
-  /** The LoRA the tab starts from: the pairs of the plan's kept parts. */
-  adapter: LoraAdapter;
-  /** The frozen base the tab downloads: the run's model, or a strategy's derived one (DevFT stage, FedSODA sub-model). */
-  parts: ModelParts;
-  /** How the tab stores the frozen projections (default f32). */
-  weightFormat?: WeightFormat;
-  /** The strategy's own record of the task, handed back with the update. */
-  handle?: unknown;
-}
-
-export type PlanChoice = TaskPlan | { error: string; minBytes?: number };
-
-export interface ClientUpdate {
-  clientId: string;
-  adapter: LoraAdapter;
-  plan: SubmodelPlan;
-  numSamples: number;
-  task: TaskPlan;
-}
+import { validateUpdateAdapter } from './updateValidation';
 
 /** Durable state of a run (SQLite rows and checkpoint files). */
 export interface RunPersistence {
@@ -52,27 +28,34 @@ export interface RunPersistence {
   /** Each client's data shard, as given so far (it keeps it across coordinator restarts). */
   clientShards(): Map<string, number>;
   recordClientShard(clientId: string, shard: number): void;
-  /** Writes the round's adapter (temp + rename) and commits the round in one transaction. */
-  commitRound(round: number, attempt: { attempt: number; startedAt: number }, adapter: LoraAdapter, summary: RoundSummary, received: TaskRecord[]): Promise<void>;
+  /**
+   * Writes the round's adapter (temp + rename) and commits the round, with the strategy's state
+   * after it, in one transaction.
+   */
+  commitRound(round: number, attempt: { attempt: number; startedAt: number }, adapter: LoraAdapter, summary: RoundSummary, received: TaskRecord[], strategyState: StrategyState): Promise<void>;
+}
+
+/** What the run tells the rest of the coordinator (logs, the dashboard). */
+export interface RunEvents {
+  log: (msg: string) => void;
+  onRoundCommitted: (s: RoundSummary) => void;
+  onChange: () => void;
 }
 
 export interface FederatedRunDeps {
   runId: string;
   settings: RunSettings;
-  model: ModelParts;
   data: TaskData;
   registry: ClientRegistry;
   evaluator: Evaluator;
   persistence: RunPersistence;
-  /** Called before each round attempt's assignments (a strategy may change stage or re-align). */
-  beginRound: (round: number, budgets: readonly number[]) => void;
-  planFor: (client: { clientId: string; budgetBytes: number }, rng: SeededRandom, global: LoraAdapter) => PlanChoice;
-  aggregate: (global: LoraAdapter, updates: ClientUpdate[]) => LoraAdapter;
-  /** Validates an uploaded adapter for a task (throws ProtocolError). */
-  validateAdapter: (bytes: Uint8Array, task: TaskPlan) => LoraAdapter;
-  log: (msg: string) => void;
-  onRoundCommitted: (s: RoundSummary) => void;
-  onChange: () => void;
+  /** The run's method: plans the tasks of a round and folds its updates into the next global adapter. */
+  strategy: FederatedStrategy;
+  /** Serves the strategy's frozen bases (the run's model, DevFT stages, FedSODA sub-models) as parts. */
+  served: ServedModels;
+  /** Bytes of the largest update the run accepts (updateValidation.ts). */
+  maxUpdateBytes: number;
+  events: RunEvents;
 }
 
 export class FederatedRun {
@@ -89,7 +72,13 @@ export class FederatedRun {
   baseAccuracy: number | undefined;
   baseEvalLoss: number | undefined;
 
-  /** `firstAttempt`: attempt numbers already used for the next round before a restart. */
+  private lastStrategyState = '';
+
+  /**
+   * The run alone holds the global adapter: `global` is the committed round's (or the strategy's
+   * initial one), `committedRound` -1 before any commit; `firstAttempt`: attempt numbers already
+   * used for the next round before a restart.
+   */
   constructor(private readonly d: FederatedRunDeps, public global: LoraAdapter, public committedRound: number, firstAttempt = 0) {
     this.attempts = firstAttempt;
     this.shardOf = d.persistence.clientShards();
@@ -127,7 +116,7 @@ export class FederatedRun {
         await this.runAttempt(this.committedRound + 1);
       }
       this.setStatus('completed');
-      this.d.log(`run ${this.d.runId} completed ${s.rounds} round(s)`);
+      this.d.events.log(`run ${this.d.runId} completed ${s.rounds} round(s)`);
     } finally {
       unsubscribe();
     }
@@ -167,7 +156,7 @@ export class FederatedRun {
   private setStatus(st: RunStatus): void {
     this.status = st;
     this.d.persistence.setStatus(st);
-    this.d.onChange();
+    this.d.events.onChange();
   }
 
   private wake(): void {
@@ -191,46 +180,57 @@ export class FederatedRun {
   private async runAttempt(round: number): Promise<void> {
     const s = this.d.settings;
     const attemptNo = this.attempts++;
-    // Seeded by the run settings, not the run id: the same settings sample the same plans.
-    const rng = new SeededRandom(stableHash32(`${s.seed}:${round}:${attemptNo}`));
-    // Derived bases (DevFT stage, FedSODA sub-models for the waiting tabs' budgets) are built before
-    // the deadline starts, so the work does not eat into the tabs' training time.
-    this.d.beginRound(round, this.eligibleClients().map((c) => c.capabilities.budgetBytes));
-    const deadline = Date.now() + s.deadlineMs;
-    const attempt = new RoundAttempt(round, attemptNo, deadline);
-    this.attempt = attempt;
-    const chosen = rng.shuffle(this.eligibleClients()).slice(0, s.clientsPerRound);
-    for (const c of chosen) this.assign(attempt, c, rng);
+    this.d.served.beginRound(round);
+    let attempt: RoundAttempt | undefined;
+    const result = await runFederatedRound({
+      strategy: this.d.strategy, global: this.global, round, attempt: attemptNo, seed: s.seed, clientsPerRound: s.clientsPerRound,
+      clients: this.eligibleClients().map((tab) => ({ clientId: tab.clientId, budgetBytes: tab.capabilities.budgetBytes, tab })),
+      // Derived bases (DevFT stage, FedSODA sub-models) were built when the round was configured,
+      // before the deadline starts, so the work does not eat into the tabs' training time.
+      train: (tasks) => {
+        const state = this.d.strategy.describe();
+        if (state !== this.lastStrategyState) this.d.events.log(`strategy ${s.strategy}, round ${round}: ${(this.lastStrategyState = state)}`);
+        attempt = new RoundAttempt(round, attemptNo, Date.now() + s.deadlineMs);
+        this.attempt = attempt;
+        for (const t of tasks) this.assign(attempt, t.client.tab, t.assignment);
+        return this.collect(attempt);
+      },
+      enough: (received, assigned) => received >= Math.ceil(s.minCompletion * assigned),
+      evaluate: (next) => this.d.evaluator.evaluate(next),
+    });
+    if (result.kind === 'short') {
+      this.d.events.log(`round ${round} attempt ${attemptNo}: ${result.received}/${result.assigned} update(s), below the ${s.minCompletion} completion minimum; re-sampling`);
+    } else if (result.kind === 'aggregated') {
+      await this.commit(round, attempt!, result);
+    }
+  }
+
+  /** Waits for the attempt to settle; the updates received, or undefined when it was aborted. */
+  private async collect(attempt: RoundAttempt): Promise<StrategyUpdate[] | undefined> {
     attempt.arm();
-    this.d.onChange();
+    this.d.events.onChange();
     const end = await attempt.done;
     for (const t of attempt.closeOutstanding(end === 'aborted' ? 'abandoned' : 'timeout')) {
       this.d.persistence.recordOutcome(t);
       const c = this.d.registry.byClientId(t.clientId);
-      c?.send('cancel', { runId: this.d.runId, round, taskId: t.taskId, reason: t.reason });
+      c?.send('cancel', { runId: this.d.runId, round: attempt.round, taskId: t.taskId, reason: t.reason });
       if (c && c.taskId === t.taskId) {
         c.state = 'idle';
         c.taskId = undefined;
       }
     }
-    this.d.onChange();
-    if (end === 'aborted') return;
-    const received = attempt.received();
-    const assigned = attempt.tasks.size;
-    if (assigned === 0 || received.length < Math.ceil(s.minCompletion * assigned)) {
-      this.d.log(`round ${round} attempt ${attemptNo}: ${received.length}/${assigned} update(s), below the ${s.minCompletion} completion minimum; re-sampling`);
-      return;
-    }
-    await this.commit(round, attempt, received);
+    this.d.events.onChange();
+    if (end === 'aborted') return undefined;
+    return attempt.received().map((t) => ({ task: t.task, adapter: t.adapter!, numSamples: t.numSamples! }));
   }
 
-  private assign(attempt: RoundAttempt, c: ConnectedClient, rng: SeededRandom): void {
+  private assign(attempt: RoundAttempt, c: ConnectedClient, choice: StrategyAssignment): void {
     const s = this.d.settings;
-    const choice = this.d.planFor({ clientId: c.clientId, budgetBytes: c.capabilities.budgetBytes }, rng, this.global);
-    if ('error' in choice) {
+    if (choice.clientId !== c.clientId) throw new Error(`strategy ${s.strategy} answered for ${choice.clientId} where ${c.clientId} was offered`);
+    if (isExcluded(choice)) {
       this.excluded.add(c.clientId);
-      c.lastError = `budget ${c.capabilities.budgetBytes} B holds no task of this run${choice.minBytes ? ` (the smallest plan needs ${choice.minBytes} B)` : ''}: ${choice.error}`;
-      this.d.log(`client ${c.clientId}: ${c.lastError}`);
+      c.lastError = `budget ${c.capabilities.budgetBytes} B holds no task of this run${choice.minBytes ? ` (the smallest plan needs ${choice.minBytes} B)` : ''}: ${choice.excluded}`;
+      this.d.events.log(`client ${c.clientId}: ${c.lastError}`);
       c.send('cancel', { runId: this.d.runId, round: attempt.round, taskId: 'none', reason: c.lastError });
       return;
     }
@@ -239,11 +239,11 @@ export class FederatedRun {
     const local = c.capabilities.dataSource === 'local';
     const batches = local ? undefined : this.d.data.batches(shard, attempt.round, s.localSteps, s.batch, s.seqLen);
     const adapterBytes = serializeSafetensors(loraToPeftTensors(choice.adapter));
-    const m = choice.parts;
+    const m = this.d.served.partsFor(choice.model);
     const wire: AssignmentWire = {
       runId: this.d.runId, round: attempt.round, taskId, deadline: attempt.deadline,
-      model: { id: m.id, configUrl: `${m.baseUrl}/config.json`, tokenizerUrl: `${m.baseUrl}/tokenizer.json`, parts: m.partsFor(choice.plan), weightFormat: choice.weightFormat ?? 'f32' },
-      plan: choice.plan, lora: choice.lora,
+      model: { id: m.id, configUrl: `${m.baseUrl}/config.json`, tokenizerUrl: `${m.baseUrl}/tokenizer.json`, parts: m.partsFor(choice.plan), weightFormat: choice.model.weightFormat },
+      plan: choice.plan, lora: choice.adapter.config,
       train: { steps: s.localSteps, batch: s.batch, seqLen: s.seqLen, lr: s.lr, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows },
       data: batches
         ? { kind: 'batches', inputIds: bytesOf(batches.inputIds), targets: bytesOf(batches.targets), numSamples: batches.numSamples }
@@ -271,7 +271,7 @@ export class FederatedRun {
       },
       (e: unknown) => this.failTask(t.taskId, `no acknowledgement of the assignment: ${(e as Error).message}`),
     );
-    this.d.log(`round ${attempt.round}: ${c.capabilities.label ?? c.clientId} gets layers ${describePlan(choice.plan)} (estimate ${choice.estimateBytes} B, budget ${c.capabilities.budgetBytes} B)`);
+    this.d.events.log(`round ${attempt.round}: ${c.capabilities.label ?? c.clientId} gets layers ${describePlan(choice.plan)} (estimate ${choice.estimateBytes} B, budget ${c.capabilities.budgetBytes} B)`);
   }
 
   /**
@@ -282,7 +282,8 @@ export class FederatedRun {
   acceptUpdate(c: ConnectedClient, meta: UpdateMeta, bytes: Uint8Array, wireBytes: number): void {
     const t = this.findTask(c, meta);
     if (!meta.losses.every(Number.isFinite)) throw new ProtocolError('not-finite', 'update refused: its loss curve has non-finite values (the local training diverged); report a failure instead');
-    const adapter = this.d.validateAdapter(bytes, t.task!);
+    const task = t.task;
+    const adapter = validateUpdateAdapter(bytes, { config: task.model.config, lora: task.adapter.config, plan: task.plan, maxBytes: this.d.maxUpdateBytes });
     const numSamples = Math.min(t.numSamples!, meta.numSamples);
     this.finishTask(c, t, 'received', { meta, adapter, numSamples, bytesUp: wireBytes, bytesDown: t.bytesDown + meta.bytesDownloaded });
     c.bytesDown += meta.bytesDownloaded;
@@ -305,7 +306,7 @@ export class FederatedRun {
       c.state = 'idle';
       c.taskId = undefined;
     }
-    this.d.log(`task ${taskId} of ${t.label ?? t.clientId} failed: ${reason}`);
+    this.d.events.log(`task ${taskId} of ${t.label ?? t.clientId} failed: ${reason}`);
     this.d.registry.changed();
   }
 
@@ -343,10 +344,8 @@ export class FederatedRun {
     this.d.registry.changed();
   }
 
-  private async commit(round: number, attempt: RoundAttempt, received: TaskRecord[]): Promise<void> {
-    const updates = received.map((t) => ({ clientId: t.clientId, adapter: t.adapter!, plan: t.plan, numSamples: t.numSamples!, task: t.task! }));
-    const next = this.d.aggregate(this.global, updates);
-    const ev = await this.d.evaluator.evaluate(next);
+  private async commit(round: number, attempt: RoundAttempt, r: { next: LoraAdapter; updates: StrategyUpdate[]; evaluation: RoundEvaluation; strategyState: StrategyState }): Promise<void> {
+    const received = attempt.received(), updates = r.updates, ev = r.evaluation, next = r.next;
     const weight = updates.reduce((a, u) => a + u.numSamples, 0);
     const trainLoss = received.reduce((a, t) => a + t.numSamples! * mean(t.meta!.losses.slice(-Math.max(1, Math.ceil(t.meta!.losses.length / 4)))), 0) / weight;
     const clients: ClientRoundSummary[] = [...attempt.tasks.values()].map((t) => ({
@@ -362,12 +361,12 @@ export class FederatedRun {
     };
     // A stop that arrived while aggregating still lets this complete round commit: its updates are in.
     if (this.halted) return; // shutting down: the round is re-run after the restart
-    await this.d.persistence.commitRound(round, attempt, next, summary, received);
+    await this.d.persistence.commitRound(round, attempt, next, summary, received, r.strategyState);
     this.global = next;
     this.committedRound = round;
     this.rounds.push(summary);
-    this.d.log(`round ${round} committed: accuracy ${ev.accuracy.toFixed(3)}, eval loss ${ev.evalLoss.toFixed(4)}, ${received.length}/${attempt.tasks.size} update(s)`);
-    this.d.onRoundCommitted(summary);
+    this.d.events.log(`round ${round} committed: accuracy ${ev.accuracy.toFixed(3)}, eval loss ${ev.evalLoss.toFixed(4)}, ${received.length}/${attempt.tasks.size} update(s)`);
+    this.d.events.onRoundCommitted(summary);
   }
 }
 

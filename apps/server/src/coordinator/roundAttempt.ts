@@ -3,8 +3,7 @@
  * coordinator stops waiting (every assignment settled, the deadline passed, or the attempt was
  * aborted by pause/stop). An assignment settles exactly once; later outcomes are refused.
  */
-import type { LoraAdapter, SubmodelPlan, UpdateMeta } from '@fedllm/core';
-import type { TaskPlan } from './federatedRun';
+import type { ClientTask, LoraAdapter, SubmodelPlan, UpdateMeta } from '@fedllm/core';
 
 export type TaskStatus = 'assigned' | 'received' | 'rejected' | 'failed' | 'timeout' | 'abandoned';
 
@@ -27,8 +26,8 @@ export interface TaskRecord {
   meta?: UpdateMeta;
   adapter?: LoraAdapter;
   numSamples?: number;
-  /** What the tab was given (in memory only: a restarted coordinator re-runs the round). */
-  task?: TaskPlan;
+  /** What the strategy gave the tab, handed back to it with the update (in memory only: a restarted coordinator re-runs the round). */
+  task: ClientTask;
 }
 
 export type AttemptEnd = 'settled' | 'deadline' | 'aborted';

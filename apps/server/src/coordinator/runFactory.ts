@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  createLoraAdapter, LlamaModel, SeededRandom, layerOutputCka,
+  LlamaModel, layerOutputCka, type StrategyState,
   type ClassificationTask, type LayerImportance, type LlamaWeights, type LoraAdapter, type RoundSummary, type RunSettings, type TextTokenizer, type TokenBatch,
 } from '@fedllm/core';
 import { modelNameOrPath } from '@fedllm/core/node';
@@ -107,27 +107,26 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluato
   o.log(`layer importance (${s.importance === 'loss-on-skip' ? 'loss increase when skipped' : '1 - cos(stream in, stream out)'}): ${importance.map((v) => v.layer.toFixed(4)).join(', ')}`);
   const cpu = () => new LlamaModel(cfg, o.weights);
 
+  const strategy = runStrategy({
+    settings: s, parts: o.model, weights: o.weights, importance,
+    layerSimilarity: () => layerOutputCka(cpu(), batches),
+    publicBatches: () => publicCalibrationBatches(o.tokenizer, CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen, s.seed),
+  });
   const resume = o.store.resumeState(o.runId);
   let global: LoraAdapter;
   if (resume.committedRound >= 0) {
     global = await loadRoundCheckpoint(resume.checkpointDir!, cfg, resume.adapterSha256!);
-    o.log(`restored the global adapter of round ${resume.committedRound} from ${resume.checkpointDir}`);
+    strategy.restore(global, resume.strategyState as StrategyState | undefined);
+    o.log(`restored the global adapter of round ${resume.committedRound} from ${resume.checkpointDir}${resume.strategyState ? ' and the strategy\'s state' : ''}`);
   } else {
     // Seeded, so a run restarted before its first commit starts from the same adapter.
-    global = createLoraAdapter(cfg, s.lora, [...Array(cfg.numLayers).keys()], new SeededRandom(s.seed));
+    global = strategy.initialGlobal();
   }
   const persistence = new SqliteRunPersistence(o.store, o.runId, o.runsDir, cfg, await modelNameOrPath(o.modelDir));
-  const limit = maxUpdateBytes(cfg, s.lora);
   const served = new ServedModels(o.model, o.tokenizerJson);
-  const strategy = runStrategy({
-    settings: s, parts: o.model, weights: o.weights, served, importance, maxUpdateBytes: limit, log: o.log,
-    layerSimilarity: () => layerOutputCka(cpu(), batches),
-    publicBatches: () => publicCalibrationBatches(o.tokenizer, CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen, s.seed),
-  });
-  if (resume.committedRound >= 0) strategy.restore(global);
   const run = new FederatedRun({
-    runId: o.runId, settings: s, model: o.model, data, registry: o.registry, evaluator, persistence, log: o.log,
-    onRoundCommitted: o.onRoundCommitted, onChange: o.onChange, ...strategy,
+    runId: o.runId, settings: s, data, registry: o.registry, evaluator, persistence, strategy, served, maxUpdateBytes: maxUpdateBytes(cfg, s.lora),
+    events: { log: o.log, onRoundCommitted: o.onRoundCommitted, onChange: o.onChange },
   }, global, resume.committedRound, resume.nextAttempt);
   run.rounds.push(...resume.rounds);
   // The tokenizer and its chat template shape the prompts: a probe prompt's tokens are part of the key.

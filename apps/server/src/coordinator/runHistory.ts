@@ -2,7 +2,8 @@
  * Past runs for the dashboard's history: the run store's rows with their settings parsed and the
  * final metrics (last committed round, totals over the committed rounds).
  */
-import { runSettingsSchema, type RoundRow, type RunHistory, type RunHistoryEntry, type RunRow } from '@fedllm/core';
+import { runSettingsSchema, type RunHistory, type RunHistoryEntry } from '@fedllm/core';
+import { type RoundRow, type RunRow } from '../storage/runStoreRows';
 import { ProtocolError } from '@fedllm/core';
 import type { RunStore } from '../storage/runStore';
 

@@ -5,7 +5,7 @@
  * updates and the run's advance. A crash between the two leaves a directory of an uncommitted
  * round, which the re-run of that round overwrites.
  */
-import type { LoraAdapter, ModelConfig, RoundSummary, RunStatus } from '@fedllm/core';
+import type { LoraAdapter, ModelConfig, RoundSummary, RunStatus, StrategyState } from '@fedllm/core';
 import { writeRoundCheckpoint } from '../storage/roundCheckpoints';
 import type { RunStore } from '../storage/runStore';
 import type { RunPersistence } from './federatedRun';
@@ -47,14 +47,16 @@ export class SqliteRunPersistence implements RunPersistence {
     this.store.setClientShard(this.runId, clientId, shard);
   }
 
-  async commitRound(round: number, attempt: { attempt: number; startedAt: number }, adapter: LoraAdapter, summary: RoundSummary, received: TaskRecord[]): Promise<void> {
+  async commitRound(
+    round: number, attempt: { attempt: number; startedAt: number }, adapter: LoraAdapter, summary: RoundSummary, received: TaskRecord[], strategyState: StrategyState,
+  ): Promise<void> {
     const written = await writeRoundCheckpoint({ runsDir: this.runsDir, runId: this.runId, round, adapter, model: this.model, baseModel: this.baseModel });
     const peaks = summary.clients.flatMap((c) => (c.peakBytes !== undefined ? [c.peakBytes / c.budgetBytes] : []));
     this.store.commitRound({
       runId: this.runId, round, attempt: attempt.attempt, startedAt: attempt.startedAt,
       checkpointDir: written.dir, adapterSha256: written.adapterSha256, countedTaskIds: received.map((t) => t.taskId),
       accuracy: summary.accuracy, evalLoss: summary.evalLoss, trainLoss: summary.trainLoss,
-      bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, durationMs: summary.durationMs,
+      bytesUp: summary.bytesUp, bytesDown: summary.bytesDown, durationMs: summary.durationMs, strategyState,
       metrics: {
         adapterBytes: written.bytes,
         ...(peaks.length ? { maxPeakOverBudget: Math.max(...peaks) } : {}),

@@ -4,7 +4,7 @@
  * population and runs the simulated federated run.
  */
 import {
-  createStrategy, fullPlan, layerLossOnSkip, layerOutputCka, LlamaModel, parseRunSettings, planPeakBytes, type StrategyName,
+  createStrategy, fullPlan, type FederatedStrategy, layerLossOnSkip, layerOutputCka, LlamaModel, parseRunSettings, planPeakBytes, type StrategyName,
   taskForModel,
 } from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
@@ -34,7 +34,13 @@ export interface SimulationJobResult {
 /** Calibration rows per batch (the coordinator's runFactory uses the same 8). */
 const CALIBRATION_ROWS = 8;
 
-export async function runSimulationJob(job: SimulationJob, log?: (m: string) => void, trainLocal?: LocalTrainer): Promise<SimulationJobResult> {
+/**
+ * `wrap`: a strategy wrapper applied to the job's method (a defence, a privacy mechanism), as a
+ * coordinator would run it.
+ */
+export async function runSimulationJob(
+  job: SimulationJob, log?: (m: string) => void, trainLocal?: LocalTrainer, wrap?: (s: FederatedStrategy) => FederatedStrategy,
+): Promise<SimulationJobResult> {
   const t0 = performance.now();
   const { config: c, study } = job;
   const loaded = await loadModelDir(c.model);
@@ -65,9 +71,10 @@ export async function runSimulationJob(job: SimulationJob, log?: (m: string) => 
       clients.push({ clientId: `${t.name}-${k}`, tier: t.name, budgetBytes: Math.floor(t.fraction * fullPeakBytes), shard: clients.length });
     }
   }
-  const strategy = createStrategy(job.strategy, {
+  const method = createStrategy(job.strategy, {
     ...shape, weights: loaded.weights, importance, layerSimilarity, publicBatches, totalRounds, seed: job.seed,
   }, c.strategyOptions);
+  const strategy = wrap ? wrap(method) : method;
   const sim = {
     strategy, clients, data, task, tokenizer: tok, baseModel, evalExamples: study.evalExamples, rounds: Math.min(totalRounds, study.stopAfter ?? totalRounds), localSteps,
     batch: c.batch, seqLen: c.seqLen, lr: c.lr, clipNorm: c.clipNorm, logitsChunkRows: c.logitsChunkRows, seed: job.seed, log, trainLocal,

@@ -2,7 +2,8 @@
  * The dashboard's RoundSummary of a committed round, rebuilt from its stored rows after a restart:
  * the round row plus the assignments of the attempt that was committed.
  */
-import { describePlan, type AssignmentRow, type RoundRow, type RoundSummary, type SubmodelPlan } from '@fedllm/core';
+import { describePlan, type RoundSummary, type SubmodelPlan } from '@fedllm/core';
+import { type AssignmentRow, type RoundRow } from './runStoreRows';
 
 /** `attemptTasks`: the assignments of the committed attempt (every outcome, not only the counted ones). */
 export function roundSummaryFromRows(round: RoundRow, attemptTasks: AssignmentRow[]): RoundSummary {

@@ -9,7 +9,8 @@
  * - on resume, the uncommitted round's assignments are discarded: that round is re-run.
  * The round's checkpoint files must be written (roundCheckpoints.ts) before commitRound is called.
  */
-import { RUN_STATUSES, CLIENT_STATUSES, ASSIGNMENT_STATUSES, type AssignmentRow, type ClientRow, type ClientStatus, type MetricRow, type RoundRow, type RoundSummary, type RunRow, type RunStatus } from '@fedllm/core';
+import { type RoundSummary, type RunStatus } from '@fedllm/core';
+import { RUN_STATUSES, CLIENT_STATUSES, ASSIGNMENT_STATUSES, type AssignmentRow, type ClientRow, type ClientStatus, type MetricRow, type RoundRow, type RunRow } from './runStoreRows';
 import { openBetterSqlite } from './betterSqliteDatabase';
 import { roundSummaryFromRows } from './roundSummaryFromRows';
 import { ASSIGNMENT_COLUMNS, CLIENT_COLUMNS, METRIC_COLUMNS, ROUND_COLUMNS, RUN_COLUMNS } from './runStoreColumns';
@@ -235,11 +236,14 @@ export class RunStore {
       if (c.round >= run.totalRounds) throw new RunStoreError('bad-commit', `run ${c.runId} has ${run.totalRounds} round(s) (0..${run.totalRounds - 1}); round ${c.round} is past its end`);
       const counted = this.countedAssignments(c);
       const samples = counted.reduce((s, a) => s + a.numSamples!, 0);
+      const stateJson = c.strategyState === undefined || c.strategyState === null ? null : JSON.stringify(c.strategyState);
+      if (stateJson === undefined) throw new RunStoreError('bad-value', `round ${c.round}: the strategy state is not JSON-serializable`);
       this.sql(`INSERT INTO rounds (run_id, round, attempt, status, started_at, committed_at, checkpoint_dir, adapter_sha256, participants, num_samples,
-          accuracy, eval_loss, train_loss, bytes_up, bytes_down, duration_ms) VALUES (?, ?, ?, 'committed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+          accuracy, eval_loss, train_loss, bytes_up, bytes_down, duration_ms, strategy_state_json) VALUES (?, ?, ?, 'committed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
         c.runId, c.round, checkInt('attempt', c.attempt, 0), c.startedAt, committedAt, checkText('checkpointDir', c.checkpointDir),
         checkSha256(c.adapterSha256), counted.length, samples, optionalNumber(c.accuracy), optionalNumber(c.evalLoss), optionalNumber(c.trainLoss),
         checkInt('bytesUp', c.bytesUp, 0), checkInt('bytesDown', c.bytesDown, 0), checkInt('durationMs', c.durationMs ?? Math.max(0, committedAt - c.startedAt), 0),
+        stateJson,
       );
       for (const [name, value] of Object.entries(c.metrics ?? {})) {
         if (!Number.isFinite(value)) throw new RunStoreError('bad-value', `metric ${name} must be a finite number, got ${value}`);
@@ -306,6 +310,7 @@ export class RunStore {
       this.sql('UPDATE assignments SET discarded_at = ? WHERE run_id = ? AND round > ? AND discarded_at IS NULL').run(t, runId, run.committedRound);
       const last = run.committedRound >= 0 ? this.getRound(runId, run.committedRound) : undefined;
       const maxAttempt = this.sql('SELECT max(attempt) AS m FROM assignments WHERE run_id = ? AND round = ?').get(runId, run.committedRound + 1)?.m;
+      const state = last ? this.sql('SELECT strategy_state_json AS s FROM rounds WHERE run_id = ? AND round = ?').get(runId, last.round)?.s : null;
       return {
         run,
         committedRound: run.committedRound,
@@ -314,6 +319,7 @@ export class RunStore {
         abandonedAssignments: abandoned,
         nextAttempt: typeof maxAttempt === 'number' ? maxAttempt + 1 : 0,
         rounds: this.roundSummaries(runId),
+        strategyState: typeof state === 'string' ? JSON.parse(state) : undefined,
       };
     });
   }

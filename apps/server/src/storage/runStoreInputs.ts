@@ -2,7 +2,8 @@
  * What callers hand the run store, and the checks applied before anything is written (a refused
  * value throws RunStoreError 'bad-value' naming the field).
  */
-import type { AssignmentOutcomeStatus, ClientStatus, RoundSummary, RunRow, RunStatus } from '@fedllm/core';
+import type { RoundSummary, RunStatus } from '@fedllm/core';
+import type { AssignmentOutcomeStatus, ClientStatus, RunRow } from './runStoreRows';
 import { RunStoreError } from './runStoreError';
 import type { SqlValue } from './sqlDatabase';
 
@@ -81,6 +82,8 @@ export interface RoundCommit {
   durationMs?: number;
   /** Extra per-round numbers for the metrics time series (non-finite values are refused). */
   metrics?: Record<string, number>;
+  /** The strategy's derived state after this round (FederatedStrategy.snapshot(); JSON; null: none). */
+  strategyState?: unknown;
 }
 
 /** What a restarted coordinator needs to continue a run. */
@@ -97,6 +100,8 @@ export interface ResumeState {
   nextAttempt: number;
   /** Summaries of the committed rounds, oldest first. */
   rounds: RoundSummary[];
+  /** The strategy state stored with the last committed round (undefined: none committed or none stored). */
+  strategyState: unknown;
 }
 
 export function checkInt(field: string, v: number, min: number): number {

@@ -3,7 +3,7 @@
  * at; opening applies the missing migrations in one transaction, and refuses a file written by a
  * newer coordinator instead of guessing at its layout.
  */
-import { ASSIGNMENT_STATUSES, CLIENT_STATUSES, RUN_STATUSES } from '@fedllm/core';
+import { ASSIGNMENT_STATUSES, CLIENT_STATUSES, RUN_STATUSES } from './runStoreRows';
 import { inTransaction, type SqlDatabase } from './sqlDatabase';
 import { RunStoreError } from './runStoreError';
 
@@ -115,6 +115,11 @@ const MIGRATIONS: readonly string[] = [
     measured_at INTEGER NOT NULL,
     PRIMARY KEY (model_id, kind, input_key)
   );
+  `,
+  // 3 -> 4: a method's own derived state (DevFT's stage and layer groups), as JSON, with the round
+  // it was aggregated in, so a restarted run continues the stage on the same fused model.
+  `
+  ALTER TABLE rounds ADD COLUMN strategy_state_json TEXT;
   `,
 ];
 

@@ -67,13 +67,16 @@ test('a file written by a newer schema version is refused, not guessed at', asyn
   }
 });
 
-test('a version-1 file (before client shards and model measurements) is upgraded in place and keeps its rows', async () => {
+test('a version-1 file (before client shards, model measurements and strategy states) is upgraded in place and keeps its rows', async () => {
   const { dir, cleanup } = await tempDir('runstore-');
   try {
-    storeWithRun(dir, 3).close();
+    const v1 = storeWithRun(dir, 3);
+    v1.commitRound(commitOf(0, []));
+    v1.close();
     const raw = new Database(join(dir, 'runs.db'));
     raw.exec('DROP TABLE client_shards');
     raw.exec('DROP TABLE model_measurements');
+    raw.exec('ALTER TABLE rounds DROP COLUMN strategy_state_json');
     raw.prepare('UPDATE schema_version SET version = 1').run();
     raw.close();
     const store = RunStore.open(join(dir, 'runs.db'));
@@ -83,6 +86,11 @@ test('a version-1 file (before client shards and model measurements) is upgraded
     assert.deepEqual([...store.clientShards('run-1')], [['c0', 2]]);
     store.storeMeasurement('m', 'base-evaluation', 'k', 1);
     assert.equal(store.measurement('m', 'base-evaluation', 'k'), 1);
+    assert.equal(store.resumeState('run-1').strategyState, undefined, 'a round from before states were kept has none');
+    store.commitRound(commitOf(1, [], { strategyState: { stage: 1, groups: [[0, 1], [2]] } }));
+    assert.deepEqual(store.resumeState('run-1').strategyState, { stage: 1, groups: [[0, 1], [2]] });
+    assert.throws(() => store.commitRound(commitOf(2, [], { strategyState: { n: 1n } })), /BigInt/);
+    assert.equal(store.getRun('run-1')!.committedRound, 1, 'the refused commit wrote nothing');
     store.close();
   } finally {
     await cleanup();

@@ -9,7 +9,7 @@ import { byId, el } from './dom';
 const COMPARED: [string, (r: RunHistoryEntry) => string][] = [
   ['status', (r) => r.status],
   ['task', (r) => r.task],
-  ['method', (r) => (!r.settings ? '–' : !r.settings.strategy || r.settings.strategy === 'budget-planner' ? `planner, ${r.settings.aggregation}` : r.settings.strategy)],
+  ['method', (r) => (!r.settings ? '–' : !r.settings.strategy || r.settings.strategy === 'budget-planner' ? `planner, ${r.settings.aggregation ?? 'fedavg-factors'}` : r.settings.strategy)],
   ['plans', (r) => (r.settings ? `${r.settings.granularity}, ${r.settings.layerPick}` : '–')],
   ['rounds committed', (r) => `${r.committedRound + 1} / ${r.totalRounds}`],
   ['clients per round', (r) => String(r.settings?.clientsPerRound ?? '–')],

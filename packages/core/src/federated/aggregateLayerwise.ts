@@ -9,7 +9,7 @@ import { validatePlan, type SubmodelPlan } from '../engine/submodelPlan';
 import type { ModelConfig } from '../model/modelConfig';
 import { planKeepsTarget } from '../model/peftAdapter';
 import { tensor, type Tensor } from '../model/tensor';
-import { meanOfProductsAtRank } from './loraProductMean';
+import { meanOfProductsAtRank, type WeightedLoraPair } from './loraProductMean';
 
 /**
  * How the clients' LoRA pairs of one layer and target are combined.
@@ -22,6 +22,18 @@ import { meanOfProductsAtRank } from './loraProductMean';
  */
 export type LoraAggregationRule = 'fedavg-factors' | 'svd-product';
 export const LORA_AGGREGATION_RULES: readonly LoraAggregationRule[] = ['fedavg-factors', 'svd-product'];
+
+/**
+ * Combines the contributors' pairs of one layer and target (weights sum to 1) into the new global
+ * pair at `rank`; `previous` is the global pair before the round. The named rules are combiners;
+ * a robust or private aggregation (a strategy wrapper) brings its own.
+ */
+export type PairCombiner = (pairs: readonly WeightedLoraPair[], rank: number, previous: { A: Tensor; B: Tensor }) => { A: Tensor; B: Tensor };
+
+export const PAIR_COMBINERS: Record<LoraAggregationRule, PairCombiner> = {
+  'fedavg-factors': (pairs) => ({ A: weightedMean(pairs.map((p) => [p.A, p.weight])), B: weightedMean(pairs.map((p) => [p.B, p.weight])) }),
+  'svd-product': (pairs, rank, previous) => meanOfProductsAtRank(pairs, rank, previous.A),
+};
 
 /** One client's result of a round. */
 export interface LayerwiseClientUpdate {
@@ -36,7 +48,8 @@ export interface LayerwiseClientUpdate {
 }
 
 export interface AggregateLayerwiseOptions {
-  rule: LoraAggregationRule;
+  /** A named rule or a combiner of one's own. */
+  rule: LoraAggregationRule | PairCombiner;
   /** When given, the global adapter's tensor shapes are checked against the model's dimensions too. */
   model?: ModelConfig;
 }
@@ -58,7 +71,8 @@ export class LoraAggregationError extends Error {
 export function aggregateLayerwise(
   global: LoraAdapter, updates: readonly LayerwiseClientUpdate[], opts: AggregateLayerwiseOptions,
 ): LoraAdapter {
-  if (!LORA_AGGREGATION_RULES.includes(opts.rule)) {
+  const combine = typeof opts.rule === 'function' ? opts.rule : Object.hasOwn(PAIR_COMBINERS, opts.rule) ? PAIR_COMBINERS[opts.rule] : undefined;
+  if (!combine) {
     throw new LoraAggregationError(`unknown aggregation rule "${String(opts.rule)}"; valid rules: ${LORA_AGGREGATION_RULES.join(', ')}`);
   }
   validateGlobal(global, opts.model);
@@ -77,9 +91,7 @@ export function aggregateLayerwise(
       }
       const total = contributors.reduce((s, u) => s + u.numSamples, 0);
       const pairs = contributors.map((u) => ({ ...u.adapter.layers.get(index)![t]!, weight: u.numSamples / total }));
-      next[t] = opts.rule === 'fedavg-factors'
-        ? { A: weightedMean(pairs.map((p) => [p.A, p.weight])), B: weightedMean(pairs.map((p) => [p.B, p.weight])) }
-        : meanOfProductsAtRank(pairs, global.config.rank, prev.A);
+      next[t] = combine(pairs, global.config.rank, prev);
     }
     out.layers.set(index, next);
   }

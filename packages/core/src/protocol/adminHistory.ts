@@ -4,7 +4,8 @@
  * side by side. Requests are validated at the edge with these schemas.
  */
 import { z } from 'zod';
-import type { RoundSummary, RunSettings, RunStatus } from './runSettings';
+import type { RoundSummary } from './roundSummary';
+import type { RunSettings, RunStatus } from './runSettings';
 
 export const runHistoryRequestSchema = z.object({ runId: z.string().min(1).max(64) }).strict();
 export type RunHistoryRequest = z.infer<typeof runHistoryRequestSchema>;

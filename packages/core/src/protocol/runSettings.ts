@@ -7,9 +7,7 @@ import { LORA_TARGETS } from '../engine/lora';
 import { STRATEGY_NAMES } from '../federated/strategies/federatedStrategy';
 import { IMPORTANCE_MEASURES } from '../federated/layerImportance';
 import { WEIGHT_FORMATS } from '../model/weightQuantization';
-import { ProtocolError, type Ack, type ProtocolErrorBody } from './federatedProtocol';
-import type { RunHistory, RunHistoryEntry, RunHistoryRequest } from './adminHistory';
-import type { CreateRunRequest, ModelList } from './adminModels';
+import { ProtocolError } from './federatedProtocol';
 
 export const RUN_TASKS = ['spam', 'brown-genre', 'sst2', 'agnews'] as const;
 export type RunTask = (typeof RUN_TASKS)[number];
@@ -57,10 +55,10 @@ export const runSettingsSchema = z.object({
   /** Data shards the training split is cut into; a tab trains on one shard per round. */
   shards: z.number().int().min(1).max(100_000).default(8),
   /**
-   * 'budget-planner': the planner below (granularity, layerPick, aggregation); otherwise one of the
-   * seed methods or baselines (federated/strategies/), which choose plans and aggregate themselves.
+   * The run's method (federated/strategies/): 'budget-planner' (granularity and layerPick below) or
+   * one of the seed methods and baselines.
    */
-  strategy: z.enum(['budget-planner', ...STRATEGY_NAMES]).default('budget-planner'),
+  strategy: z.enum(STRATEGY_NAMES).default('budget-planner'),
   /**
    * How the coordinator scores layers before round 0 (layerImportance.ts): 'loss-on-skip' (the
    * loss a pruned model pays; about 1.5·L² layer passes on the CPU engine, an hour for SmolLM2-135M
@@ -76,7 +74,8 @@ export const runSettingsSchema = z.object({
     fedsodaAlignLr: z.number().positive().max(1).optional(),
     fedsodaRealignEvery: z.number().int().min(0).max(10_000).optional(),
   }).prefault({}),
-  aggregation: z.enum(AGGREGATION_RULES).default('fedavg-factors'),
+  /** How tabs' LoRA pairs are combined, for any method; absent: the method's own ('fedavg-factors'; FlexLoRA's 'svd-product'). */
+  aggregation: z.enum(AGGREGATION_RULES).optional(),
   granularity: z.enum(PLAN_GRANULARITIES).default('layers'),
   layerPick: z.enum(LAYER_PICKS).default('sample'),
   /** Held-out examples the global adapter is scored on after each round. */
@@ -102,100 +101,3 @@ export function parseRunSettings(value: unknown): RunSettings {
 }
 
 export type RunStatus = 'created' | 'running' | 'paused' | 'stopped' | 'completed' | 'failed';
-
-/** Admin namespace: every event needs the admin token (checked at connection). */
-export interface AdminClientToServer {
-  /** Settings plus, optionally, the model's directory name under the models root (adminModels.ts). */
-  createRun: (settings: CreateRunRequest, ack: (a: Ack<{ runId: string }>) => void) => void;
-  start: (req: { runId: string }, ack: (a: Ack) => void) => void;
-  pause: (req: { runId: string }, ack: (a: Ack) => void) => void;
-  resume: (req: { runId: string }, ack: (a: Ack) => void) => void;
-  stop: (req: { runId: string }, ack: (a: Ack) => void) => void;
-  configure: (req: { runId: string; settings: RunSettingsInput }, ack: (a: Ack) => void) => void;
-  snapshot: (ack: (a: Ack<{ state: CoordinatorSnapshot }>) => void) => void;
-  /** Every run in the store, newest first, with its final metrics (adminHistory.ts). */
-  listRuns: (ack: (a: Ack<{ runs: RunHistoryEntry[] }>) => void) => void;
-  /** One run's committed rounds, rebuilt from the store. */
-  runHistory: (req: RunHistoryRequest, ack: (a: Ack<RunHistory>) => void) => void;
-  /** The model directories under the models root a run can use. */
-  listModels: (ack: (a: Ack<ModelList>) => void) => void;
-}
-
-export interface RoundSummary {
-  round: number;
-  accuracy: number;
-  evalLoss: number;
-  trainLoss: number;
-  participants: number;
-  bytesUp: number;
-  bytesDown: number;
-  durationMs: number;
-  clients: ClientRoundSummary[];
-}
-
-export interface ClientRoundSummary {
-  clientId: string;
-  label?: string;
-  plan: string;
-  layersKept: number;
-  budgetBytes: number;
-  estimateBytes: number;
-  peakBytes?: number;
-  bytesUp: number;
-  bytesDown: number;
-  status: string;
-  reason?: string;
-  trainLoss?: number;
-  tokensPerSecond?: number;
-}
-
-export interface ClientSnapshot {
-  clientId: string;
-  label?: string;
-  connected: boolean;
-  state: string;
-  budgetBytes: number;
-  adapter: string;
-  lastSeen: number;
-  lastError?: string;
-  /** Socket bytes of the tab's connection (adapters and batches). */
-  bytesUp?: number;
-  bytesDown?: number;
-  /** The round of the tab's current assignment, or of its last one. */
-  round?: number;
-  /** That assignment's plan (describePlan: "0,3a,5m") and what came of it. */
-  plan?: string;
-  taskStatus?: string;
-  estimateBytes?: number;
-  /** Measured ledger peak and tokens/s of the tab's last delivered update. */
-  peakBytes?: number;
-  tokensPerSecond?: number;
-  /** Why the tab was dropped (disconnected) or rejected (too small a budget, a failed task). */
-  reason?: string;
-}
-
-export interface CoordinatorSnapshot {
-  runId: string | null;
-  status: RunStatus | 'idle';
-  settings?: RunSettings;
-  round: number;
-  baseAccuracy?: number;
-  /** The base model's held-out eval loss (mean negative log-probability of the true label). */
-  baseEvalLoss?: number;
-  rounds: RoundSummary[];
-  clients: ClientSnapshot[];
-  /** Tabs that left (connected: false), newest first, with why; `clients` holds the connected ones. */
-  departedClients?: ClientSnapshot[];
-  /** The model the coordinator serves: its directory, and the URLs of its files (the parts of the full model). */
-  model?: { id: string; dir: string; numLayers: number; architecture: string; configUrl: string; tokenizerUrl: string; partUrls: string[] };
-}
-
-export interface AdminServerToClient {
-  state: (s: CoordinatorSnapshot) => void;
-  roundCommitted: (r: RoundSummary & { runId: string }) => void;
-}
-
-export function errorAck(e: unknown): { ok: false; error: ProtocolErrorBody } {
-  if (e instanceof ProtocolError) return { ok: false, error: e.toBody() };
-  return { ok: false, error: { code: 'internal', message: e instanceof Error ? e.message : String(e) } };
-}

@@ -6,31 +6,38 @@
  * smaller Llama whose fused weights tabs download like any other tensors. Tabs train LoRA on every
  * stage layer (FedAvg of the factors); after each round the stage LoRA is copied to the members of
  * each group (loraTransfer.ts), which is the full-model adapter that is evaluated and that seeds
- * the next, deeper stage. A tab whose budget cannot hold the stage model sits the stage out (the
+ * the next, deeper stage. The stage and its groups are the strategy's state, persisted with each
+ * round, so a restarted run continues the stage on the same fused model. A tab whose budget cannot hold the stage model sits the stage out (the
  * paper gives every client the same stage model; it does not address tabs smaller than it).
  */
-import type { SeededRandom } from '../../data/seededRandom';
-import { SeededRandom as Rng } from '../../data/seededRandom';
-import { createLoraAdapter, type LoraAdapter } from '../../engine/lora';
+import type { LoraAdapter } from '../../engine/lora';
 import { fullPlan } from '../../engine/submodelPlan';
 import { buildStageModel } from '../devft/differentialFusion';
 import { stageLoraFromFull, transferStageLora } from '../devft/loraTransfer';
 import { layerParameterVectors, spectralLayerGrouping } from '../devft/spectralLayerGrouping';
 import { devftStageDepths, roundsPerStage } from '../devft/stageSchedule';
 import { foldUpdates } from './foldUpdates';
-import type { FederatedStrategy, ServedModel, StrategyAssignment, StrategyEnv, StrategyUpdate } from './federatedStrategy';
+import { validateLayerGroups } from '../devft/layerGroups';
+import {
+  seededGlobalAdapter, type ClientOffer, type FederatedStrategy, type ServedModel, type StrategyAssignment, type StrategyEnv,
+  type StrategyState, type StrategyUpdate,
+} from './federatedStrategy';
 import type { StrategyOptions } from './strategyOptions';
 import { planPeakBytes } from '../submodelPlanner';
+
+/** What DevFT persists with each round: the stage and its layer groups fix the stage model exactly. */
+interface DevftState {
+  stage: number;
+  groups: number[][];
+}
 
 export class DevftStrategy implements FederatedStrategy {
   readonly name = 'devft' as const;
   readonly depths: number[];
   private readonly stageStarts: number[];
-  private global: LoraAdapter;
   private stage = -1;
   private groups: number[][] = [];
   private served: ServedModel | undefined;
-  private stageAdapter: LoraAdapter | undefined;
 
   constructor(private readonly env: StrategyEnv, private readonly opts: StrategyOptions) {
     const L = env.config.numLayers;
@@ -38,7 +45,10 @@ export class DevftStrategy implements FederatedStrategy {
     this.depths = devftStageDepths(L, Math.max(1, Math.min(opts.devftStages, env.totalRounds)));
     const per = roundsPerStage(env.totalRounds, this.depths);
     this.stageStarts = per.map((_, i) => per.slice(0, i).reduce((a, b) => a + b, 0));
-    this.global = createLoraAdapter(env.config, env.lora, [...Array(L).keys()], new Rng(env.seed));
+  }
+
+  initialGlobal(): LoraAdapter {
+    return seededGlobalAdapter(this.env);
   }
 
   /** The stage a round belongs to. */
@@ -48,49 +58,56 @@ export class DevftStrategy implements FederatedStrategy {
     return s;
   }
 
-  beginRound(round: number): void {
+  configureRound(round: number, global: LoraAdapter, clients: readonly ClientOffer[]): StrategyAssignment[] {
     const s = this.stageOf(round);
-    if (s === this.stage) return;
-    this.stage = s;
-    const { config: cfg, weights } = this.env;
-    // Similarity of the layers as they are now: base plus the LoRA learnt in earlier stages.
-    const vectors = layerParameterVectors(cfg, weights, this.global);
-    this.groups = spectralLayerGrouping(vectors, this.depths[s], { seed: this.env.seed + s });
-    const stage = buildStageModel(cfg, weights, this.groups, this.opts.devftBeta);
-    this.served = { key: `devft-stage${s}`, config: stage.config, weights: stage.weights, weightFormat: 'f32' };
-    this.stageAdapter = stageLoraFromFull(this.global, this.groups);
-  }
-
-  assign(client: { clientId: string; budgetBytes: number }, _rng: SeededRandom): StrategyAssignment {
-    const served = this.served, adapter = this.stageAdapter;
-    if (!served || !adapter) throw new Error('DevFT: beginRound must run before assignments');
+    if (s !== this.stage) {
+      // Similarity of the layers as they are now: base plus the LoRA learnt in earlier stages.
+      const vectors = layerParameterVectors(this.env.config, this.env.weights, global);
+      this.enterStage(s, spectralLayerGrouping(vectors, this.depths[s], { seed: this.env.seed + s }));
+    }
+    const served = this.served!;
     const plan = fullPlan(served.config);
     const need = planPeakBytes({ ...this.env, config: served.config, weightFormat: 'f32', vocabFormat: 'f32' }, plan); // stage models are float32
-    if (need > client.budgetBytes) {
-      return { ...client, excluded: `DevFT stage ${this.stage} model (${served.config.numLayers} fused layers) needs ${need} B` };
-    }
-    return { ...client, model: served, plan, adapter, estimateBytes: need };
+    // Every group member holds a copy of its stage layer's LoRA (transferStageLora), so the anchor's is the stage LoRA.
+    const adapter = stageLoraFromFull(global, this.groups);
+    return clients.map((client) => need > client.budgetBytes
+      ? { ...client, excluded: `DevFT stage ${this.stage} model (${served.config.numLayers} fused layers) needs ${need} B`, minBytes: need }
+      : { ...client, model: served, plan, adapter, estimateBytes: need });
   }
 
-  aggregate(updates: readonly StrategyUpdate[]): void {
-    if (updates.length === 0 || !this.served || !this.stageAdapter) return;
-    this.stageAdapter = foldUpdates(this.stageAdapter, updates, this.served.config);
-    this.global = transferStageLora(this.stageAdapter, this.groups, this.env.config.numLayers);
+  aggregate(global: LoraAdapter, updates: readonly StrategyUpdate[]): LoraAdapter {
+    if (updates.length === 0 || !this.served) return global;
+    const stageAdapter = foldUpdates(stageLoraFromFull(global, this.groups), updates, this.served.config, this.env.aggregation);
+    return transferStageLora(stageAdapter, this.groups, this.env.config.numLayers);
   }
 
-  globalAdapter(): LoraAdapter {
-    return this.global;
+  snapshot(): StrategyState {
+    return this.stage < 0 ? null : { stage: this.stage, groups: this.groups.map((g) => [...g]) } satisfies DevftState;
   }
 
   /**
-   * The stage LoRA is rebuilt from the global adapter (whose group members all hold copies of it),
-   * but the stage's grouping is recomputed from the restored adapter, which already carries the
-   * stage's training: after a restart mid-stage the groups, and so the fused stage model, may differ
-   * from those before it. (Persisting the groups with each round would make the restore exact.)
+   * A restart continues the stage with the groups it had, so the fused stage model is the same as
+   * before; without a stored state (a run from before states were kept) the next round regroups.
    */
-  restore(global: LoraAdapter): void {
-    this.global = global;
+  restore(_global: LoraAdapter, state: StrategyState | undefined): void {
     this.stage = -1;
+    this.served = undefined;
+    if (!state) return;
+    const st = state as Partial<DevftState>;
+    const L = this.env.config.numLayers;
+    if (!Number.isInteger(st.stage) || st.stage! < 0 || st.stage! >= this.depths.length || !Array.isArray(st.groups)) {
+      throw new Error(`DevFT: stored state ${JSON.stringify(state).slice(0, 200)} is not a stage of this run's ${this.depths.length}`);
+    }
+    validateLayerGroups(st.groups, L);
+    if (st.groups.length !== this.depths[st.stage!]) throw new Error(`DevFT: stored stage ${st.stage} has ${st.groups.length} groups, its depth is ${this.depths[st.stage!]}`);
+    this.enterStage(st.stage!, st.groups);
+  }
+
+  private enterStage(stage: number, groups: number[][]): void {
+    this.stage = stage;
+    this.groups = groups;
+    const fused = buildStageModel(this.env.config, this.env.weights, groups, this.opts.devftBeta);
+    this.served = { key: `devft-stage${stage}`, config: fused.config, weights: fused.weights, weightFormat: 'f32' };
   }
 
   describe(): string {

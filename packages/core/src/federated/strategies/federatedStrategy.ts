@@ -2,25 +2,31 @@
  * A federated fine-tuning strategy: which submodel each tab trains in a round, on which frozen base
  * (the full model, a DevFT stage model of fused layers, or a FedSODA aligned and quantized
  * sub-model), from which LoRA, and how the updates fold back into the global adapter of the full
- * model. The coordinator and the experiment simulator drive every strategy through this interface,
- * so the methods are compared in one harness.
+ * model. It is the one seam between the round loop and the methods, as Flower's `Strategy` is: the
+ * coordinator and the experiment simulator drive every method (the default budget planner too)
+ * through it, so the methods are compared in one harness. The round loop owns the global adapter
+ * (it checkpoints and restores it); a strategy reads it and returns the next one, and keeps only
+ * its own derived state, which `snapshot()` hands to the loop to persist with each round. Because
+ * nothing else is hidden inside, a strategy can wrap another (wrappers/).
  */
-import type { SeededRandom } from '../../data/seededRandom';
+import { SeededRandom } from '../../data/seededRandom';
 import type { TokenBatch } from '../../engine/llamaModel';
-import type { LoraAdapter, LoraConfig } from '../../engine/lora';
+import { createLoraAdapter, type LoraAdapter, type LoraConfig } from '../../engine/lora';
 import type { SubmodelPlan } from '../../engine/submodelPlan';
 import type { LlamaWeights } from '../../model/llamaWeights';
 import type { ModelConfig } from '../../model/modelConfig';
 import type { WeightFormat } from '../../model/weightQuantization';
 import type { LayerImportance } from '../layerImportance';
+import type { LoraAggregationRule, PairCombiner } from '../aggregateLayerwise';
 
 export const STRATEGY_NAMES = [
-  'fedpruner', 'fedpruner-plus', 'devft', 'fedsoda',
+  'budget-planner', 'fedpruner', 'fedpruner-plus', 'devft', 'fedsoda',
   'exclusive', 'unlimited', 'random-drop', 'uniform-drop', 'top-k', 'flexlora',
 ] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export const STRATEGY_DESCRIPTIONS: Record<StrategyName, string> = {
+  'budget-planner': 'Budget planner (the default): the most layers or sub-blocks whose predicted peak fits, by importance (top or sampled)',
   fedpruner: 'FedPruner: CKA-contiguous layer groups, one importance-sampled layer per group, K groups from the budget',
   'fedpruner-plus': 'FedPruner+: the same, with attention and MLP sub-blocks grouped and chosen independently',
   devft: 'DevFT: stages of growing depth; spectral grouping, differential fusion (beta), LoRA transfer to group members',
@@ -59,6 +65,11 @@ export interface StrategyEnv {
    */
   weightFormat?: WeightFormat;
   vocabFormat?: WeightFormat;
+  /**
+   * How the tabs' LoRA pairs of one layer and target are combined (aggregateLayerwise.ts); absent:
+   * the method's own rule ('fedavg-factors', FlexLoRA's 'svd-product').
+   */
+  aggregation?: LoraAggregationRule | PairCombiner;
 }
 
 /** The frozen base a tab holds: `key` identifies it for serving and caching. */
@@ -86,6 +97,14 @@ export interface ExcludedClient {
   clientId: string;
   budgetBytes: number;
   excluded: string;
+  /** The smallest budget that would hold a task, where the method knows it. */
+  minBytes?: number;
+}
+
+/** A tab offered to a round: who it is and what its GPU holds. */
+export interface ClientOffer {
+  clientId: string;
+  budgetBytes: number;
 }
 
 export type StrategyAssignment = ClientTask | ExcludedClient;
@@ -101,23 +120,37 @@ export interface StrategyUpdate {
   numSamples: number;
 }
 
+/** A method's own derived state, as JSON: persisted with each committed round (null: none). */
+export type StrategyState = { [key: string]: unknown } | null;
+
 export interface FederatedStrategy {
   readonly name: StrategyName;
+  /** The global adapter a run starts from: every layer's LoRA, seeded by the run's seed. */
+  initialGlobal(): LoraAdapter;
   /**
-   * Before a round's assignments: DevFT may enter a new stage, FedSODA builds the aligned sub-models
-   * of the given budgets (else lazily, at the first assignment that needs one).
+   * The tasks of one round attempt, one per offered tab in order: a task (plan, base, starting
+   * LoRA cut from `global`) or why the tab cannot take part. Derived state is brought up to date
+   * first (DevFT may enter a new stage, FedSODA aligns the sub-models these budgets need). `rng`
+   * is consumed in client order, so the same seed gives the same plans.
    */
-  beginRound(round: number, budgets?: readonly number[]): void;
-  assign(client: { clientId: string; budgetBytes: number }, rng: SeededRandom): StrategyAssignment;
-  /** Folds a round's updates into the global adapter (no updates: unchanged). */
-  aggregate(updates: readonly StrategyUpdate[]): void;
-  /** The global adapter on the full base model: what is evaluated, checkpointed and exported. */
-  globalAdapter(): LoraAdapter;
+  configureRound(round: number, global: LoraAdapter, clients: readonly ClientOffer[], rng: SeededRandom): StrategyAssignment[];
   /**
-   * Continues from a committed global adapter (a restarted coordinator): derived state (DevFT's
-   * stage model and stage LoRA, FedSODA's aligned sub-models) is rebuilt from it at the next round.
+   * The next global adapter from a round's updates (none: `global` itself). Neither `global` nor
+   * the updates are mutated; only derived state the round already fixed is read.
    */
-  restore(global: LoraAdapter): void;
+  aggregate(global: LoraAdapter, updates: readonly StrategyUpdate[]): LoraAdapter;
+  /** The derived state to persist with the round just aggregated (DevFT's stage and groups). */
+  snapshot(): StrategyState;
+  /**
+   * Continue from a committed round (a restarted coordinator): its global adapter and the state
+   * `snapshot()` returned when it committed (undefined: none stored, e.g. a run from before).
+   */
+  restore(global: LoraAdapter, state: StrategyState | undefined): void;
   /** Text for logs and the report (stage, groups). */
   describe(): string;
+}
+
+/** The seeded initial adapter every method starts from (the same for every method of a seed). */
+export function seededGlobalAdapter(env: Pick<StrategyEnv, 'config' | 'lora' | 'seed'>): LoraAdapter {
+  return createLoraAdapter(env.config, env.lora, [...Array(env.config.numLayers).keys()], new SeededRandom(env.seed));
 }

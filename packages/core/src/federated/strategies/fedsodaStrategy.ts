@@ -14,9 +14,8 @@
  *   exactly what the WGSL dequantizing matmuls compute. LoRA of kept layer i plugs into layer i of
  *   the full model, where it is evaluated (offsite-tuning's plug-in).
  */
-import { SeededRandom, type SeededRandom as Rng } from '../../data/seededRandom';
 import { LlamaModel } from '../../engine/llamaModel';
-import { createLoraAdapter, type LoraAdapter } from '../../engine/lora';
+import type { LoraAdapter } from '../../engine/lora';
 import { planKeepingLayers, type SubmodelPlan } from '../../engine/submodelPlan';
 import { loraForPlan } from '../../model/peftAdapter';
 import { fakeQuantizeWeights } from '../../model/weightQuantization';
@@ -24,7 +23,10 @@ import { alignSubmodel } from '../fedsoda/distillationAlignment';
 import { contiguousLayerGroups } from './contiguousLayerGroups';
 import { foldUpdates } from './foldUpdates';
 import { mostImportantPerGroup } from './depthPlans';
-import type { FederatedStrategy, ServedModel, StrategyAssignment, StrategyEnv, StrategyUpdate } from './federatedStrategy';
+import {
+  seededGlobalAdapter, type ClientOffer, type FederatedStrategy, type ServedModel, type StrategyAssignment, type StrategyEnv,
+  type StrategyState, type StrategyUpdate,
+} from './federatedStrategy';
 import { maxLayersForBudget, planPeakBytes, type PlanMemoryShape } from '../submodelPlanner';
 import type { StrategyOptions } from './strategyOptions';
 
@@ -37,23 +39,25 @@ export interface AlignmentRecord {
 
 export class FedsodaStrategy implements FederatedStrategy {
   readonly name = 'fedsoda' as const;
-  private global: LoraAdapter;
   private readonly teacher: LlamaModel;
   private readonly shape: PlanMemoryShape;
   /** Aligned, quantized sub-models by kept-layer count, for the current alignment epoch. */
   private readonly subModels = new Map<number, { plan: SubmodelPlan; served: ServedModel }>();
   private epoch = -1;
-  private round = 0;
+  /** The round being configured and its global adapter: a sub-model built now aligns to it (the teacher's LoRA). */
+  private current: { round: number; lora: LoraAdapter } | undefined;
   readonly alignments: AlignmentRecord[] = [];
 
   constructor(private readonly env: StrategyEnv, private readonly opts: StrategyOptions) {
-    this.global = createLoraAdapter(env.config, env.lora, [...Array(env.config.numLayers).keys()], new SeededRandom(env.seed));
     this.teacher = new LlamaModel(env.config, env.weights, env.seqLen);
     this.shape = { ...env, weightFormat: opts.fedsodaFormat, vocabFormat: 'f32' }; // its sub-models are derived in float32, then packed
   }
 
-  beginRound(round: number, budgets: readonly number[] = []): void {
-    this.round = round;
+  initialGlobal(): LoraAdapter {
+    return seededGlobalAdapter(this.env);
+  }
+
+  configureRound(round: number, global: LoraAdapter, clients: readonly ClientOffer[]): StrategyAssignment[] {
     const every = this.opts.fedsodaRealignEvery;
     const epoch = every > 0 ? Math.floor(round / every) : 0;
     // A new epoch drops the aligned sub-models; each is rebuilt when a tab of its tier next needs it.
@@ -61,10 +65,16 @@ export class FedsodaStrategy implements FederatedStrategy {
       this.epoch = epoch;
       this.subModels.clear();
     }
-    for (const b of budgets) {
-      const k = maxLayersForBudget(this.shape, b);
-      if (k > 0) this.subModel(k);
-    }
+    this.current = { round, lora: global };
+    return clients.map((client) => {
+      const k = maxLayersForBudget(this.shape, client.budgetBytes);
+      if (k === 0) {
+        const one = planPeakBytes(this.shape, planKeepingLayers([0]));
+        return { ...client, excluded: `one ${this.opts.fedsodaFormat} layer needs ${one} B`, minBytes: one };
+      }
+      const { plan, served } = this.subModel(k);
+      return { ...client, model: served, plan, adapter: loraForPlan(global, plan), estimateBytes: planPeakBytes(this.shape, plan) };
+    });
   }
 
   /** SGP: the kept layers of a K-layer sub-model. */
@@ -78,12 +88,14 @@ export class FedsodaStrategy implements FederatedStrategy {
     if (m) return m;
     const { config: cfg, weights } = this.env;
     const plan = planKeepingLayers(this.keptLayers(k));
-    const teacherLora = this.round > 0 ? this.global : undefined;
+    const teacher = this.current!;
+    // Round 0's adapter is the untrained seed (B = 0): the plain base model is the teacher.
+    const teacherLora = teacher.round > 0 ? teacher.lora : undefined;
     const r = alignSubmodel({
       teacher: this.teacher, teacherLora, config: cfg, weights, plan, batches: [...this.env.publicBatches],
       steps: this.opts.fedsodaAlignSteps, lr: this.opts.fedsodaAlignLr, rngSeed: this.env.seed + this.epoch,
     });
-    this.alignments.push({ round: this.round, layers: plan.layers.map((l) => l.index), klBefore: r.klBefore, klAfter: r.klAfter });
+    this.alignments.push({ round: teacher.round, layers: plan.layers.map((l) => l.index), klBefore: r.klBefore, klAfter: r.klAfter });
     const served: ServedModel = {
       key: `fedsoda-k${k}-e${this.epoch}-${this.opts.fedsodaFormat}`, config: cfg,
       weights: fakeQuantizeWeights(cfg, r.weights, this.opts.fedsodaFormat), weightFormat: this.opts.fedsodaFormat,
@@ -93,28 +105,23 @@ export class FedsodaStrategy implements FederatedStrategy {
     return m;
   }
 
-  assign(client: { clientId: string; budgetBytes: number }, _rng: Rng): StrategyAssignment {
-    const k = maxLayersForBudget(this.shape, client.budgetBytes);
-    if (k === 0) {
-      return { ...client, excluded: `one ${this.opts.fedsodaFormat} layer needs ${planPeakBytes(this.shape, planKeepingLayers([0]))} B` };
-    }
-    const { plan, served } = this.subModel(k);
-    return { ...client, model: served, plan, adapter: loraForPlan(this.global, plan), estimateBytes: planPeakBytes(this.shape, plan) };
+  aggregate(global: LoraAdapter, updates: readonly StrategyUpdate[]): LoraAdapter {
+    return foldUpdates(global, updates, this.env.config, this.env.aggregation);
   }
 
-  aggregate(updates: readonly StrategyUpdate[]): void {
-    this.global = foldUpdates(this.global, updates, this.env.config);
+  /**
+   * Nothing persisted: the aligned sub-models are large and follow from the epoch's teacher
+   * adapter. A restart mid-epoch re-aligns them against the restored (later) adapter, so they
+   * differ from those before it; the alignment is deterministic for a given adapter.
+   */
+  snapshot(): StrategyState {
+    return null;
   }
 
-  globalAdapter(): LoraAdapter {
-    return this.global;
-  }
-
-  /** The sub-models are re-aligned with the restored adapter (mid-epoch, with a later one than before the restart). */
-  restore(global: LoraAdapter): void {
-    this.global = global;
+  restore(): void {
     this.epoch = -1;
     this.subModels.clear();
+    this.current = undefined;
   }
 
   describe(): string {

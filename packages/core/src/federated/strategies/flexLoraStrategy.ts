@@ -10,23 +10,24 @@
  * memory, so lowering the rank barely shrinks it: tabs that cannot hold the full depth at rank 1
  * cannot take part (reported, not hidden).
  */
-import { SeededRandom, type SeededRandom as Rng } from '../../data/seededRandom';
-import { createLoraAdapter, type LayerLora, type LoraAdapter, type LoraTarget } from '../../engine/lora';
+import { type LayerLora, type LoraAdapter, type LoraTarget } from '../../engine/lora';
 import { fullPlan } from '../../engine/submodelPlan';
 import { tensor } from '../../model/tensor';
 import { aggregateLayerwise } from '../aggregateLayerwise';
-import type { FederatedStrategy, StrategyAssignment, StrategyEnv, StrategyUpdate } from './federatedStrategy';
+import {
+  seededGlobalAdapter, type ClientOffer, type FederatedStrategy, type StrategyAssignment, type StrategyEnv, type StrategyState,
+  type StrategyUpdate,
+} from './federatedStrategy';
 import { planPeakBytes } from '../submodelPlanner';
 
 export class FlexLoraStrategy implements FederatedStrategy {
   readonly name = 'flexlora' as const;
-  private global: LoraAdapter;
 
-  constructor(private readonly env: StrategyEnv) {
-    this.global = createLoraAdapter(env.config, env.lora, [...Array(env.config.numLayers).keys()], new SeededRandom(env.seed));
+  constructor(private readonly env: StrategyEnv) {}
+
+  initialGlobal(): LoraAdapter {
+    return seededGlobalAdapter(this.env);
   }
-
-  beginRound(): void {}
 
   /** The ranks tried, largest first. */
   ranks(): number[] {
@@ -35,34 +36,34 @@ export class FlexLoraStrategy implements FederatedStrategy {
     return out;
   }
 
-  assign(client: { clientId: string; budgetBytes: number }, _rng: Rng): StrategyAssignment {
+  configureRound(_round: number, global: LoraAdapter, clients: readonly ClientOffer[]): StrategyAssignment[] {
     const plan = fullPlan(this.env.config);
-    for (const r of this.ranks()) {
-      const lora = { ...this.env.lora, rank: r, alpha: (this.env.lora.alpha * r) / this.env.lora.rank };
-      const need = planPeakBytes({ ...this.env, lora }, plan);
-      if (need <= client.budgetBytes) {
-        return { ...client, model: { key: 'base', config: this.env.config, weights: this.env.weights, weightFormat: this.env.weightFormat ?? 'f32' }, plan, adapter: truncateRank(this.global, r, lora.alpha), estimateBytes: need };
+    const base = { key: 'base', config: this.env.config, weights: this.env.weights, weightFormat: this.env.weightFormat ?? 'f32' };
+    return clients.map((client): StrategyAssignment => {
+      for (const r of this.ranks()) {
+        const lora = { ...this.env.lora, rank: r, alpha: (this.env.lora.alpha * r) / this.env.lora.rank };
+        const need = planPeakBytes({ ...this.env, lora }, plan);
+        if (need <= client.budgetBytes) return { ...client, model: base, plan, adapter: truncateRank(global, r, lora.alpha), estimateBytes: need };
       }
-    }
-    const min = planPeakBytes({ ...this.env, lora: { ...this.env.lora, rank: 1 } }, plan);
-    return { ...client, excluded: `the full depth at rank 1 needs ${min} B` };
+      const min = planPeakBytes({ ...this.env, lora: { ...this.env.lora, rank: 1 } }, plan);
+      return { ...client, excluded: `the full depth at rank 1 needs ${min} B`, minBytes: min };
+    });
   }
 
-  aggregate(updates: readonly StrategyUpdate[]): void {
-    if (updates.length === 0) return;
+  /** FlexLoRA's rule is the SVD of the mean product unless the run names another. */
+  aggregate(global: LoraAdapter, updates: readonly StrategyUpdate[]): LoraAdapter {
+    if (updates.length === 0) return global;
     const R = this.env.lora.rank;
-    this.global = aggregateLayerwise(this.global, updates.map((u) => ({
+    return aggregateLayerwise(global, updates.map((u) => ({
       clientId: u.task.clientId, adapter: padRank(u.adapter, R, this.env.lora.alpha), plan: u.task.plan, numSamples: u.numSamples,
-    })), { rule: 'svd-product', model: this.env.config });
+    })), { rule: this.env.aggregation ?? 'svd-product', model: this.env.config });
   }
 
-  globalAdapter(): LoraAdapter {
-    return this.global;
+  snapshot(): StrategyState {
+    return null;
   }
 
-  restore(global: LoraAdapter): void {
-    this.global = global;
-  }
+  restore(): void {}
 
   describe(): string {
     return `flexlora ranks ${this.ranks().join('/')}`;

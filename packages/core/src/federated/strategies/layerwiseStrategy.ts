@@ -1,12 +1,13 @@
 /**
  * The strategies whose tabs all hold the full frozen base and differ only in which layers or
- * sub-blocks they keep (FedPruner, FedPruner+, the depth-dropping baselines, full-depth FedAvg):
- * the global adapter covers every layer, a tab gets the LoRA of its plan's parts, and updates are
- * averaged layer by layer over the tabs that trained each part (aggregateLayerwise.ts,
- * 'fedavg-factors', the HeteroFL/DepthFL rule FedPruner's reviewers inferred).
+ * sub-blocks they keep (the budget planner, FedPruner, FedPruner+, the depth-dropping baselines,
+ * full-depth FedAvg): the global adapter covers every layer, a tab gets the LoRA of its plan's
+ * parts, and updates are combined layer by layer over the tabs that trained each part
+ * (aggregateLayerwise.ts; by default 'fedavg-factors', the HeteroFL/DepthFL rule FedPruner's
+ * reviewers inferred). They keep no state of their own between rounds.
  */
-import { createLoraAdapter, type LoraAdapter } from '../../engine/lora';
-import { SeededRandom } from '../../data/seededRandom';
+import type { LoraAdapter } from '../../engine/lora';
+import type { SeededRandom } from '../../data/seededRandom';
 import { fullPlan, planKeepingLayers, type SubmodelPlan } from '../../engine/submodelPlan';
 import { loraForPlan } from '../../model/peftAdapter';
 import { contiguousLayerGroups } from './contiguousLayerGroups';
@@ -14,58 +15,59 @@ import { foldUpdates } from './foldUpdates';
 import {
   planOfSubblocks, randomLayers, sampleOnePerGroup, topKLayers, uniformLayers,
 } from './depthPlans';
-import type {
-  FederatedStrategy, ServedModel, StrategyAssignment, StrategyEnv, StrategyName, StrategyUpdate,
+import {
+  seededGlobalAdapter, type ClientOffer, type FederatedStrategy, type ServedModel, type StrategyAssignment, type StrategyEnv,
+  type StrategyName, type StrategyState, type StrategyUpdate,
 } from './federatedStrategy';
+import type { StrategyOptions } from './strategyOptions';
 import { maxLayersForBudget, planPeakBytes, type PlanMemoryShape } from '../submodelPlanner';
+import { budgetPlannerPicker } from './budgetPlannerStrategy';
 
-/** How a layerwise strategy picks a plan for a budget; a string: why the tab cannot take part. */
-type Picker = (budgetBytes: number, rng: SeededRandom) => SubmodelPlan | string;
+/** How a layerwise strategy picks a plan for a budget, or why the tab cannot take part. */
+export type Picker = (budgetBytes: number, rng: SeededRandom) => SubmodelPlan | Exclusion;
+export type Exclusion = { excluded: string; minBytes?: number };
 
 export class LayerwiseStrategy implements FederatedStrategy {
-  protected global: LoraAdapter;
   protected readonly base: ServedModel;
 
   constructor(readonly name: StrategyName, protected readonly env: StrategyEnv, private readonly pick: Picker) {
-    const L = env.config.numLayers;
-    this.global = createLoraAdapter(env.config, env.lora, [...Array(L).keys()], new SeededRandom(env.seed));
     this.base = { key: 'base', config: env.config, weights: env.weights, weightFormat: env.weightFormat ?? 'f32' };
   }
 
-  beginRound(): void {}
-
-  assign(client: { clientId: string; budgetBytes: number }, rng: SeededRandom): StrategyAssignment {
-    const plan = this.pick(client.budgetBytes, rng);
-    if (typeof plan === 'string') return { ...client, excluded: plan };
-    return {
-      ...client, model: this.base, plan, adapter: loraForPlan(this.global, plan), estimateBytes: planPeakBytes(this.env, plan),
-    };
+  initialGlobal(): LoraAdapter {
+    return seededGlobalAdapter(this.env);
   }
 
-  aggregate(updates: readonly StrategyUpdate[]): void {
-    this.global = foldUpdates(this.global, updates, this.env.config);
+  configureRound(_round: number, global: LoraAdapter, clients: readonly ClientOffer[], rng: SeededRandom): StrategyAssignment[] {
+    return clients.map((client) => {
+      const plan = this.pick(client.budgetBytes, rng);
+      if ('excluded' in plan) return { ...client, ...plan };
+      return { ...client, model: this.base, plan, adapter: loraForPlan(global, plan), estimateBytes: planPeakBytes(this.env, plan) };
+    });
   }
 
-  globalAdapter(): LoraAdapter {
-    return this.global;
+  aggregate(global: LoraAdapter, updates: readonly StrategyUpdate[]): LoraAdapter {
+    return foldUpdates(global, updates, this.env.config, this.env.aggregation);
   }
 
-  restore(global: LoraAdapter): void {
-    this.global = global;
+  snapshot(): StrategyState {
+    return null;
   }
+
+  restore(): void {}
 
   describe(): string {
     return this.name;
   }
 }
 
-function tooSmall(shape: PlanMemoryShape, what: string): string {
+function tooSmall(shape: PlanMemoryShape, what: string): Exclusion {
   const one = planPeakBytes(shape, planKeepingLayers([0]));
-  return `budget below the smallest ${what} (one layer needs ${one} B)`;
+  return { excluded: `budget below the smallest ${what} (one layer needs ${one} B)`, minBytes: one };
 }
 
 /** The layerwise strategies by name. */
-export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv): LayerwiseStrategy | undefined {
+export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv, opts: StrategyOptions): LayerwiseStrategy | undefined {
   const L = env.config.numLayers;
   const depthPicker = (choose: (k: number, rng: SeededRandom) => number[]): Picker => (budget, rng) => {
     const k = maxLayersForBudget(env, budget);
@@ -73,6 +75,8 @@ export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv): L
   };
   const score = (i: number) => env.importance[i].layer;
   switch (name) {
+    case 'budget-planner':
+      return new LayerwiseStrategy(name, env, budgetPlannerPicker(env, opts));
     case 'fedpruner':
       return new LayerwiseStrategy(name, env, depthPicker((k, rng) => sampleOnePerGroup(contiguousLayerGroups(env.layerSimilarity, k), score, rng).sort((a, b) => a - b)));
     case 'fedpruner-plus':
@@ -87,7 +91,7 @@ export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv): L
       return new LayerwiseStrategy(name, env, (budget) => {
         const full = fullPlan(env.config);
         const need = planPeakBytes(env, full);
-        return need <= budget ? full : `the full model needs ${need} B; exclusive FedAvg admits only tabs that hold it`;
+        return need <= budget ? full : { excluded: `the full model needs ${need} B; exclusive FedAvg admits only tabs that hold it`, minBytes: need };
       });
     case 'unlimited':
       // The upper bound: every tab trains the full model whatever its budget (not deployable).
@@ -104,7 +108,7 @@ export function createLayerwiseStrategy(name: StrategyName, env: StrategyEnv): L
  * go to the balanced pair. We reuse the layer-output CKA for both chains: the paper does not say
  * how sub-block similarity is measured, and a sub-block's output is its layer's residual stream.
  */
-export function fedPrunerPlusPlan(env: StrategyEnv, budget: number, rng: SeededRandom): SubmodelPlan | string {
+export function fedPrunerPlusPlan(env: StrategyEnv, budget: number, rng: SeededRandom): SubmodelPlan | Exclusion {
   const L = env.config.numLayers;
   let best: [number, number] | undefined;
   for (let ka = 0; ka <= L; ka++) {

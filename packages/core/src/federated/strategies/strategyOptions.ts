@@ -1,7 +1,12 @@
 import type { WeightFormat } from '../../model/weightQuantization';
+import type { LayerPick, PlanGranularity } from '../submodelPlanner';
 
 /** Per-method knobs (defaults in DEFAULT_STRATEGY_OPTIONS; each documented where it is used). */
 export interface StrategyOptions {
+  /** Budget planner: whole layers or attention / MLP sub-blocks (submodelPlanner.ts). */
+  granularity: PlanGranularity;
+  /** Budget planner: the most important units that fit, or units sampled by importance. */
+  layerPick: LayerPick;
   /** DevFT: number of developmental stages (depths double up to the full model). */
   devftStages: number;
   /** DevFT: differential fusion coefficient β (the paper: 0.1; 0.15 for 13B). */
@@ -19,6 +24,8 @@ export interface StrategyOptions {
 }
 
 export const DEFAULT_STRATEGY_OPTIONS: StrategyOptions = {
+  granularity: 'layers',
+  layerPick: 'sample',
   devftStages: 4,
   devftBeta: 0.1,
   fedsodaFormat: 'int4',

@@ -5,7 +5,7 @@
  * Conventions: rounds are 0-based; times are epoch milliseconds; sizes are bytes; `...Json`
  * columns are JSON text that the store keeps without interpreting it.
  */
-import type { RunStatus } from '../protocol/runSettings';
+import type { RunStatus } from '@fedllm/core';
 
 /** Every run status, in lifecycle order ('created' → 'running' ⇄ 'paused' → one of the last three). */
 export const RUN_STATUSES: readonly RunStatus[] = ['created', 'running', 'paused', 'stopped', 'completed', 'failed'];
