@@ -11,7 +11,7 @@ const USAGE = 'npm run swarm -- --clients N --rounds R --budgets 16MiB,24MiB,40M
   '[--task spam|brown-genre] [--strategy budget-planner|fedpruner|fedpruner-plus|devft|fedsoda|exclusive|unlimited|random-drop|uniform-drop|top-k|flexlora] [--layer-pick sample|top] [--eval-examples N] [--deadline-s S] [--kill-during-round K] [--seed N] [--verbose]';
 
 function parseStrategy(v: string): RunSettings['strategy'] {
-  const valid = ['budget-planner', ...STRATEGY_NAMES] as const;
+  const valid = STRATEGY_NAMES;
   if (!(valid as readonly string[]).includes(v)) throw new UsageError(`--strategy must be one of ${valid.join(', ')}, got "${v}"`);
   return v as RunSettings['strategy'];
 }

@@ -57,7 +57,7 @@ export class RunForm {
     return [...this.form.querySelectorAll<FieldElement>('[data-field]')];
   }
 
-  /** The form as a createRun request; empty number fields are left out (the default applies), and so is an empty model (--model). */
+  /** The form as a createRun request; empty number fields are left out (the default applies), and so are an empty model and aggregation. */
   read(): CreateRunRequest {
     const out: Record<string, unknown> = {};
     for (const f of this.fields()) {
@@ -66,7 +66,8 @@ export class RunForm {
         set(out, key, [...f.querySelectorAll<HTMLInputElement>('input:checked')].map((b) => b.value));
         continue;
       }
-      if (key === 'partition.alpha' || (key === 'modelDir' && f.value === '')) continue;
+      // An empty model (--model) or aggregation (the method's own rule) is left to the default.
+      if (key === 'partition.alpha' || ((key === 'modelDir' || key === 'aggregation') && f.value === '')) continue;
       const kind = f.dataset.kind;
       if (!kind) {
         set(out, key, f.value);
