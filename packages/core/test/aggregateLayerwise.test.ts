@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import {
   aggregateLayerwise, LoraAggregationError, type LayerwiseClientUpdate, type LoraAggregationRule,
 } from '../src/federated/aggregateLayerwise';
-import { createLoraAdapter, LORA_TARGETS, type LoraAdapter, type LoraConfig, type LoraTarget } from '../src/engine/lora';
-import type { PlannedLayer, SubmodelPlan } from '../src/engine/submodelPlan';
+import { createLoraAdapter, LORA_TARGETS, type LoraAdapter, type LoraConfig, type LoraTarget } from '../src/model/lora';
+import type { PlannedLayer, SubmodelPlan } from '../src/model/submodelPlan';
 import { tensor, type Tensor } from '../src/model/tensor';
 import { rngFrom, tinyConfig } from './fixtures/tinyModel';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { SeededRandom } from '../src/data/seededRandom';
 import { initLlamaWeights } from '../src/engine/initWeights';
 import { LlamaModel } from '../src/engine/llamaModel';
-import { createLoraAdapter, type LoraAdapter } from '../src/engine/lora';
+import { createLoraAdapter, type LoraAdapter } from '../src/model/lora';
 import type { LayerWeights, LlamaWeights } from '../src/model/llamaWeights';
 import { buildStageModel, fuseLayerGroup } from '../src/federated/devft/differentialFusion';
 import { stageLoraFromFull, transferStageLora } from '../src/federated/devft/loraTransfer';

@@ -6,7 +6,7 @@ import { seededKMeans } from '../src/federated/devft/kMeans';
 import { validateLayerGroups } from '../src/federated/devft/layerGroups';
 import { layerParameterVectors, layerSimilarityGraph, spectralLayerGrouping } from '../src/federated/devft/spectralLayerGrouping';
 import { initLlamaWeights } from '../src/engine/initWeights';
-import { createLoraAdapter, LORA_TARGETS } from '../src/engine/lora';
+import { createLoraAdapter, LORA_TARGETS } from '../src/model/lora';
 import { mergeLoraIntoWeights } from '../src/model/mergeLora';
 import { tinyConfig } from './fixtures/tinyModel';
 

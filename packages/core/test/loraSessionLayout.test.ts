@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { estimateLoraSessionBytes, loraSessionBuffers } from '../src/memory/loraSessionLayout';
-import { fullPlan, planKeepingLayers } from '../src/engine/submodelPlan';
+import { fullPlan, planKeepingLayers } from '../src/model/submodelPlan';
 import { quantizedMatrixBytes } from '../src/model/weightQuantization';
 import { tinyConfig } from './fixtures/tinyModel';
 

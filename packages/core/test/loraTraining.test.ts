@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaModel } from '../src/engine/llamaModel';
 import { initLlamaWeights } from '../src/engine/initWeights';
-import { createLoraAdapter, loraScale, LORA_TARGETS } from '../src/engine/lora';
+import { createLoraAdapter, loraScale, LORA_TARGETS } from '../src/model/lora';
 import { AdamW } from '../src/engine/adamw';
 import { LoraTrainer } from '../src/training/loraTrainer';
 import type { LlamaWeights } from '../src/model/llamaWeights';

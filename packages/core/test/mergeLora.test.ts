@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLoraAdapter, LORA_TARGETS } from '../src/engine/lora';
+import { createLoraAdapter, LORA_TARGETS } from '../src/model/lora';
 import { initLlamaWeights } from '../src/engine/initWeights';
 import { LlamaModel } from '../src/engine/llamaModel';
 import { mergeLoraIntoWeights, MergeLoraError } from '../src/model/mergeLora';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLoraAdapter } from '../src/engine/lora';
+import { createLoraAdapter } from '../src/model/lora';
 import { loraFromPeft, loraToPeftTensors, peftAdapterConfig, PeftAdapterError } from '../src/model/peftAdapter';
 import { readSafetensorsHeader, serializeSafetensors } from '../src/model/safetensors';
 import { loadAdapterDir, saveAdapterDir } from '../src/node/adapterDir';

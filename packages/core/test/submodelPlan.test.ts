@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaModel } from '../src/engine/llamaModel';
 import { initLlamaWeights } from '../src/engine/initWeights';
-import { validatePlan, describePlan, SubmodelPlanError, fullPlan, type SubmodelPlan } from '../src/engine/submodelPlan';
+import { validatePlan, describePlan, SubmodelPlanError, fullPlan, type SubmodelPlan } from '../src/model/submodelPlan';
 import type { LlamaWeights } from '../src/model/llamaWeights';
 import { randomBatch, rngFrom, tinyConfig } from './fixtures/tinyModel';
 

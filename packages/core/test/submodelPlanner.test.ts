@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { SeededRandom } from '../src/data/seededRandom';
 import { LlamaModel } from '../src/engine/llamaModel';
 import { initLlamaWeights } from '../src/engine/initWeights';
-import { planKeepingLayers, validatePlan } from '../src/engine/submodelPlan';
+import { planKeepingLayers, validatePlan } from '../src/model/submodelPlan';
 import { estimateLoraSessionBytes } from '../src/memory/loraSessionLayout';
 import { blockInfluence, blockInfluenceImportance, layerLossOnSkip, meanLoss, type LayerImportance } from '../src/federated/layerImportance';
 import { dispatchReserveBytes, planForBudget, planPeakBytes, PlanDoesNotFitError, type PlanRequest } from '../src/federated/submodelPlanner';

@@ -2,13 +2,13 @@ import type { ModelConfig } from '../model/modelConfig';
 import type { LayerWeights } from '../model/llamaWeights';
 import { attentionBackward, attentionForward, type AttentionShape } from './attention';
 import { allocLike, type FloatArray } from './floatArray';
-import { LORA_TARGET_WEIGHTS, type LayerLora, type LoraTarget } from './lora';
+import { LORA_TARGET_WEIGHTS, type LayerLora, type LoraTarget } from '../model/lora';
 import type { ParamTensor } from './paramTensor';
 import { projectionBackward, projectionForward, type Projection, type ProjectionGrads, type ProjectionOutput } from './projection';
 import { rmsNormBackward, rmsNormForward } from './rmsNorm';
 import { applyRope, type RopeTables } from './rope';
 import { swigluBackward, swigluForward } from './swiglu';
-import type { PlannedLayer } from './submodelPlan';
+import type { PlannedLayer } from '../model/submodelPlan';
 
 /** Everything one decoder layer needs to run: its weights, LoRA, and which sub-blocks run. */
 export interface LayerContext {

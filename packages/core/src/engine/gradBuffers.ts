@@ -1,6 +1,6 @@
 import { mapWeightTensors, type LlamaWeights } from '../model/llamaWeights';
 import { allocLike } from './floatArray';
-import type { LayerLora, LoraAdapter, LoraTarget } from './lora';
+import type { LayerLora, LoraAdapter, LoraTarget } from '../model/lora';
 import type { ParamTensor } from './paramTensor';
 
 function zerosOf(t: ParamTensor): ParamTensor {

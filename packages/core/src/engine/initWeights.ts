@@ -1,7 +1,7 @@
 import type { LayerWeights, LlamaWeights } from '../model/llamaWeights';
 import type { ModelConfig } from '../model/modelConfig';
 import { tensor, type Tensor } from '../model/tensor';
-import type { SeededRandomLike } from './randomSource';
+import type { SeededRandomLike } from '../model/randomSource';
 
 /** Standard normal draw from a uniform source (Box–Muller). */
 function gaussian(rng: SeededRandomLike): number {

@@ -4,11 +4,11 @@ import { crossEntropy, IGNORE_INDEX, logProbAt, softCrossEntropy, type CrossEntr
 import { layerBackward, layerForward, type LayerCache, type LayerContext, type LayerGrads } from './decoderLayer';
 import { allocLike, type FloatArray } from './floatArray';
 import { linearBackwardInput, linearBackwardWeight, linearForward } from './linear';
-import { loraScale, type LoraAdapter } from './lora';
+import { loraScale, type LoraAdapter } from '../model/lora';
 import type { ParamTensor } from './paramTensor';
 import { rmsNormBackward, rmsNormForward } from './rmsNorm';
 import { buildRopeTables, type RopeTables } from './rope';
-import { fullPlan, validatePlan, type SubmodelPlan } from './submodelPlan';
+import { fullPlan, validatePlan, type SubmodelPlan } from '../model/submodelPlan';
 
 /**
  * A batch of B sequences of T tokens. targets[i] is the token to predict at position i

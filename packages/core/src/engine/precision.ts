@@ -1,6 +1,6 @@
 import { mapWeightTensors, type LlamaWeights } from '../model/llamaWeights';
 import type { Tensor } from '../model/tensor';
-import type { LoraAdapter } from './lora';
+import type { LoraAdapter } from '../model/lora';
 import type { ParamTensor } from './paramTensor';
 
 const f64 = (t: ParamTensor): ParamTensor => ({ shape: [...t.shape], data: Float64Array.from(t.data) });

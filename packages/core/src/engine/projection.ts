@@ -1,6 +1,6 @@
 import { allocLike, type FloatArray } from './floatArray';
 import { addBias, biasGrad, linearBackwardInput, linearBackwardWeight, linearForward } from './linear';
-import type { LoraPair } from './lora';
+import type { LoraPair } from '../model/lora';
 import type { ParamTensor } from './paramTensor';
 
 /** A frozen (or fully trained) linear layer with an optional bias and LoRA pair. */

@@ -1,5 +1,5 @@
 import type { LlamaModel, RunOptions } from '../engine/llamaModel';
-import type { SeededRandomLike } from '../engine/randomSource';
+import type { SeededRandomLike } from '../model/randomSource';
 
 export interface GenerateOptions extends RunOptions {
   maxNewTokens: number;

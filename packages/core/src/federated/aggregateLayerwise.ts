@@ -4,8 +4,8 @@
  * just the clients that trained it, weighted by their sample counts n_k (p_k = n_k / Σ n_j over those
  * clients). A layer or target that nobody trained keeps its previous global value.
  */
-import { LORA_MODULE_NAMES, LORA_TARGETS, targetDims, type LayerLora, type LoraAdapter, type LoraConfig, type LoraTarget } from '../engine/lora';
-import { validatePlan, type SubmodelPlan } from '../engine/submodelPlan';
+import { LORA_MODULE_NAMES, LORA_TARGETS, targetDims, type LayerLora, type LoraAdapter, type LoraConfig, type LoraTarget } from '../model/lora';
+import { validatePlan, type SubmodelPlan } from '../model/submodelPlan';
 import type { ModelConfig } from '../model/modelConfig';
 import { planKeepsTarget } from '../model/peftAdapter';
 import { tensor, type Tensor } from '../model/tensor';

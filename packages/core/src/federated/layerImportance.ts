@@ -10,7 +10,7 @@
  *   stream entering and leaving the layer; cheaper (one forward pass) but blind to the LM head.
  */
 import type { LlamaModel, TokenBatch } from '../engine/llamaModel';
-import { fullPlan, type SubmodelPlan } from '../engine/submodelPlan';
+import { fullPlan, type SubmodelPlan } from '../model/submodelPlan';
 
 export interface LayerImportance {
   index: number;

@@ -5,8 +5,8 @@
  * per-dispatch uniform buffers that list leaves out, so an assigned plan never exceeds the budget
  * the tab's ledger enforces.
  */
-import type { LoraConfig } from '../engine/lora';
-import { planKeepingLayers, type PlannedLayer, type SubmodelPlan } from '../engine/submodelPlan';
+import type { LoraConfig } from '../model/lora';
+import { planKeepingLayers, type PlannedLayer, type SubmodelPlan } from '../model/submodelPlan';
 import type { SeededRandom } from '../data/seededRandom';
 import { estimateLoraSessionBytes } from '../memory/loraSessionLayout';
 import type { ModelConfig } from '../model/modelConfig';

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../model/modelConfig';
-import { targetDims, type LoraConfig, type LoraTarget } from '../engine/lora';
-import type { SubmodelPlan } from '../engine/submodelPlan';
+import { targetDims, type LoraConfig, type LoraTarget } from '../model/lora';
+import type { SubmodelPlan } from '../model/submodelPlan';
 import { quantizedLayout, type WeightFormat } from '../model/weightQuantization';
 
 /** What a GPU buffer of a LoRA training session holds (for budgets and the dashboard's breakdown). */

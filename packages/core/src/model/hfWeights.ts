@@ -6,7 +6,7 @@ import type { LayerWeights, LlamaWeights } from './llamaWeights';
 import type { ModelConfig } from './modelConfig';
 import type { Tensor } from './tensor';
 import { numel } from './tensor';
-import type { SubmodelPlan } from '../engine/submodelPlan';
+import type { SubmodelPlan } from './submodelPlan';
 
 /** Thrown when a checkpoint's tensors do not match the config (missing, extra or mis-shaped). */
 export class HfWeightsError extends Error {

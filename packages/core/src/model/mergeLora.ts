@@ -4,7 +4,7 @@
  * computes what the base model with the adapter computes. The result is a new LlamaWeights; the
  * base weights are not changed, and tensors the adapter does not touch are shared, not copied.
  */
-import { LORA_TARGET_WEIGHTS, loraScale, targetDims, type LoraAdapter } from '../engine/lora';
+import { LORA_TARGET_WEIGHTS, loraScale, targetDims, type LoraAdapter } from './lora';
 import type { LayerWeights, LlamaWeights } from './llamaWeights';
 import type { ModelConfig } from './modelConfig';
 import type { Tensor } from './tensor';

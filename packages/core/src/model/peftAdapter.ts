@@ -1,5 +1,5 @@
-import { LORA_MODULE_NAMES, LORA_TARGETS, targetDims, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraTarget, type LayerLora } from '../engine/lora';
-import type { PlannedLayer, SubmodelPlan } from '../engine/submodelPlan';
+import { LORA_MODULE_NAMES, LORA_TARGETS, targetDims, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraTarget, type LayerLora } from './lora';
+import type { PlannedLayer, SubmodelPlan } from './submodelPlan';
 import type { ModelConfig } from './modelConfig';
 import type { Tensor } from './tensor';
 

@@ -1,7 +1,7 @@
 import type { ModelConfig } from './modelConfig';
 import type { LayerWeights, LlamaWeights } from './llamaWeights';
 import type { Tensor } from './tensor';
-import type { SubmodelPlan } from '../engine/submodelPlan';
+import type { SubmodelPlan } from './submodelPlan';
 import { HF_EMBED, HF_LM_HEAD, HfWeightsError, weightsFromHfTensors } from './hfWeights';
 
 /**

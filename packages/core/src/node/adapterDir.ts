@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LoraAdapter } from '../engine/lora';
+import type { LoraAdapter } from '../model/lora';
 import type { ModelConfig } from '../model/modelConfig';
 import { loraFromPeft, loraToPeftTensors, peftAdapterConfig, PeftAdapterError } from '../model/peftAdapter';
 import { parseSafetensors, serializeSafetensors } from '../model/safetensors';

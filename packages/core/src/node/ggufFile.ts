@@ -16,7 +16,7 @@ import { PACKED_GGML_TYPES } from '../model/gguf/ggufPacked';
 import { ggufQuantizedWeights } from '../model/gguf/ggufPackedWeights';
 import { ggufNameOfHfTensor } from '../model/gguf/ggufLlamaTensors';
 import { hfProjectionName, type QuantizedLlamaWeights } from '../model/weightQuantization';
-import { planKeepingLayers } from '../engine/submodelPlan';
+import { planKeepingLayers } from '../model/submodelPlan';
 import { join } from 'node:path';
 
 /** Reads and validates a GGUF file. @throws GgufError naming the file and what is wrong. */

@@ -6,7 +6,7 @@
  * after a restart, a replay) is refused as stale. Adapters travel as binary safetensors, never JSON.
  */
 import { z } from 'zod';
-import { LORA_TARGETS } from '../engine/lora';
+import { LORA_TARGETS } from '../model/lora';
 import { WEIGHT_FORMATS } from '../model/weightQuantization';
 
 export const PROTOCOL_VERSION = 1;

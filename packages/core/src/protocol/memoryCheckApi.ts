@@ -3,8 +3,8 @@
  * CLI): build the real WebGPU LoRA session of each task shape under its budget, run one training
  * step, and report the ledger's measured peak next to the estimator's prediction.
  */
-import type { LoraConfig } from '../engine/lora';
-import type { SubmodelPlan } from '../engine/submodelPlan';
+import type { LoraConfig } from '../model/lora';
+import type { SubmodelPlan } from '../model/submodelPlan';
 import type { ModelConfig } from '../model/modelConfig';
 import type { WeightFormat } from '../model/weightQuantization';
 

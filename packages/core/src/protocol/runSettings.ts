@@ -3,7 +3,7 @@
  * One schema validates them everywhere; a refused setting names its field.
  */
 import { z } from 'zod';
-import { LORA_TARGETS } from '../engine/lora';
+import { LORA_TARGETS } from '../model/lora';
 import { STRATEGY_NAMES } from '../federated/strategies/federatedStrategy';
 import { IMPORTANCE_MEASURES } from '../federated/layerImportance';
 import { WEIGHT_FORMATS } from '../model/weightQuantization';

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../model/modelConfig';
-import type { LoraConfig } from '../engine/lora';
-import type { SubmodelPlan } from '../engine/submodelPlan';
+import type { LoraConfig } from '../model/lora';
+import type { SubmodelPlan } from '../model/submodelPlan';
 import type { WeightFormat } from '../model/weightQuantization';
 
 /**

@@ -1,9 +1,9 @@
 import { AdamW, clipGradNorm } from '../engine/adamw';
 import { listLoraParams, zeroLoraGradsLike } from '../engine/gradBuffers';
 import type { LlamaModel, TokenBatch } from '../engine/llamaModel';
-import type { LoraAdapter } from '../engine/lora';
+import type { LoraAdapter } from '../model/lora';
 import type { ParamTensor } from '../engine/paramTensor';
-import type { SubmodelPlan } from '../engine/submodelPlan';
+import type { SubmodelPlan } from '../model/submodelPlan';
 
 export interface LoraTrainingOptions {
   lr: number;

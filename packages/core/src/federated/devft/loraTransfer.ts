@@ -3,7 +3,7 @@
  * the full model's: after a stage, each stage layer's trained LoRA is copied to every member layer
  * of its group, so the full model can be evaluated and the next, deeper stage initialised.
  */
-import { cloneLayerLora, type LayerLora, type LoraAdapter } from '../../engine/lora';
+import { cloneLayerLora, type LayerLora, type LoraAdapter } from '../../model/lora';
 import { groupAnchors, validateLayerGroups } from './layerGroups';
 
 /**

@@ -8,7 +8,7 @@
  * runs through weak (or, after clipping, absent) edges between conflicting layers.
  */
 import { mergeLoraIntoWeights } from '../../model/mergeLora';
-import type { LoraAdapter } from '../../engine/lora';
+import type { LoraAdapter } from '../../model/lora';
 import type { LlamaWeights } from '../../model/llamaWeights';
 import type { ModelConfig } from '../../model/modelConfig';
 import { seededKMeans, type KMeansOptions } from './kMeans';

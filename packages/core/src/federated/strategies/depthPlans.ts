@@ -4,7 +4,7 @@
  * decided by the caller (maxLayersForBudget in submodelPlanner.ts), so the strategies compare at equal memory.
  */
 import type { SeededRandom } from '../../data/seededRandom';
-import type { PlannedLayer, SubmodelPlan } from '../../engine/submodelPlan';
+import type { PlannedLayer, SubmodelPlan } from '../../model/submodelPlan';
 import type { LayerImportance } from '../layerImportance';
 
 /**

@@ -10,8 +10,8 @@
  * round, so a restarted run continues the stage on the same fused model. A tab whose budget cannot hold the stage model sits the stage out (the
  * paper gives every client the same stage model; it does not address tabs smaller than it).
  */
-import type { LoraAdapter } from '../../engine/lora';
-import { fullPlan } from '../../engine/submodelPlan';
+import type { LoraAdapter } from '../../model/lora';
+import { fullPlan } from '../../model/submodelPlan';
 import { buildStageModel } from '../devft/differentialFusion';
 import { stageLoraFromFull, transferStageLora } from '../devft/loraTransfer';
 import { layerParameterVectors, spectralLayerGrouping } from '../devft/spectralLayerGrouping';

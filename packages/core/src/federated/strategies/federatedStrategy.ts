@@ -11,8 +11,8 @@
  */
 import { SeededRandom } from '../../data/seededRandom';
 import type { TokenBatch } from '../../engine/llamaModel';
-import { createLoraAdapter, type LoraAdapter, type LoraConfig } from '../../engine/lora';
-import type { SubmodelPlan } from '../../engine/submodelPlan';
+import { createLoraAdapter, type LoraAdapter, type LoraConfig } from '../../model/lora';
+import type { SubmodelPlan } from '../../model/submodelPlan';
 import type { LlamaWeights } from '../../model/llamaWeights';
 import type { ModelConfig } from '../../model/modelConfig';
 import type { WeightFormat } from '../../model/weightQuantization';

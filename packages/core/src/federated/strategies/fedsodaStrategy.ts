@@ -15,8 +15,8 @@
  *   the full model, where it is evaluated (offsite-tuning's plug-in).
  */
 import { LlamaModel } from '../../engine/llamaModel';
-import type { LoraAdapter } from '../../engine/lora';
-import { planKeepingLayers, type SubmodelPlan } from '../../engine/submodelPlan';
+import type { LoraAdapter } from '../../model/lora';
+import { planKeepingLayers, type SubmodelPlan } from '../../model/submodelPlan';
 import { loraForPlan } from '../../model/peftAdapter';
 import { fakeQuantizeWeights } from '../../model/weightQuantization';
 import { alignSubmodel } from '../fedsoda/distillationAlignment';

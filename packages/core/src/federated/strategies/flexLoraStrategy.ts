@@ -10,8 +10,8 @@
  * memory, so lowering the rank barely shrinks it: tabs that cannot hold the full depth at rank 1
  * cannot take part (reported, not hidden).
  */
-import { type LayerLora, type LoraAdapter, type LoraTarget } from '../../engine/lora';
-import { fullPlan } from '../../engine/submodelPlan';
+import { type LayerLora, type LoraAdapter, type LoraTarget } from '../../model/lora';
+import { fullPlan } from '../../model/submodelPlan';
 import { tensor } from '../../model/tensor';
 import { aggregateLayerwise } from '../aggregateLayerwise';
 import {

@@ -1,4 +1,4 @@
-import type { LoraAdapter } from '../../engine/lora';
+import type { LoraAdapter } from '../../model/lora';
 import type { ModelConfig } from '../../model/modelConfig';
 import { aggregateLayerwise, type LoraAggregationRule, type PairCombiner } from '../aggregateLayerwise';
 import type { StrategyUpdate } from './federatedStrategy';

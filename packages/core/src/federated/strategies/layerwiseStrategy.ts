@@ -6,9 +6,9 @@
  * (aggregateLayerwise.ts; by default 'fedavg-factors', the HeteroFL/DepthFL rule FedPruner's
  * reviewers inferred). They keep no state of their own between rounds.
  */
-import type { LoraAdapter } from '../../engine/lora';
+import type { LoraAdapter } from '../../model/lora';
 import type { SeededRandom } from '../../data/seededRandom';
-import { fullPlan, planKeepingLayers, type SubmodelPlan } from '../../engine/submodelPlan';
+import { fullPlan, planKeepingLayers, type SubmodelPlan } from '../../model/submodelPlan';
 import { loraForPlan } from '../../model/peftAdapter';
 import { contiguousLayerGroups } from './contiguousLayerGroups';
 import { foldUpdates } from './foldUpdates';

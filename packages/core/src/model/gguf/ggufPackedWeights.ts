@@ -2,7 +2,7 @@
  * A plan's weights from a GGUF with its packed tensors still packed: what a session holding a 4-bit
  * base uploads. Runs anywhere (the file is in memory).
  */
-import type { SubmodelPlan } from '../../engine/submodelPlan';
+import type { SubmodelPlan } from '../submodelPlan';
 import { HF_EMBED, HF_LM_HEAD, hfTensorNamesForPlan } from '../hfWeights';
 import type { ModelConfig } from '../modelConfig';
 import { keptProjections, quantizedWeightsFromHfTensors, type QuantizedLlamaWeights, type QuantizedMatrix } from '../weightQuantization';

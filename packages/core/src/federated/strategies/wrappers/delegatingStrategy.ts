@@ -6,7 +6,7 @@
  * comes out of any step without the inner method noticing.
  */
 import type { SeededRandom } from '../../../data/seededRandom';
-import type { LoraAdapter } from '../../../engine/lora';
+import type { LoraAdapter } from '../../../model/lora';
 import type {
   ClientOffer, FederatedStrategy, StrategyAssignment, StrategyName, StrategyState, StrategyUpdate,
 } from '../federatedStrategy';

@@ -1,4 +1,4 @@
-import type { ModelConfig } from '../model/modelConfig';
+import type { ModelConfig } from './modelConfig';
 
 /** One decoder layer a submodel keeps, with either sub-block possibly skipped. */
 export interface PlannedLayer {

@@ -1,5 +1,5 @@
-import type { ModelConfig } from '../model/modelConfig';
-import { tensor, type Tensor } from '../model/tensor';
+import type { ModelConfig } from './modelConfig';
+import { tensor, type Tensor } from './tensor';
 import type { SeededRandomLike } from './randomSource';
 
 /** Linear layers a LoRA adapter can attach to, in HF module order. */
