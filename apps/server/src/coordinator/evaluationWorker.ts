@@ -1,9 +1,9 @@
 // Worker thread that scores adapters on the task's held-out split with the CPU engine, and measures
-// layer importance on calibration batches, so the coordinator's event loop keeps answering sockets
+// layer importance and layer similarity on calibration batches, so the coordinator's event loop keeps answering sockets
 // (heartbeats, hellos, updates, the volunteer page) while it runs.
 import { parentPort, workerData } from 'node:worker_threads';
 import {
-  blockInfluenceImportance, classificationAccuracy, layerLossOnSkip, LlamaModel, loraFromPeft, parseSafetensors, taskForModel,
+  blockInfluenceImportance, classificationAccuracy, layerLossOnSkip, layerOutputCka, LlamaModel, loraFromPeft, parseSafetensors, taskForModel,
   type ImportanceMeasure, type LayerImportance, type RunTask, type TokenBatch,
 } from '@fedllm/core';
 import { loadModelDir, loadTask, loadTokenizerDir } from '@fedllm/core/node';
@@ -19,11 +19,14 @@ export type EvaluationRequest =
   /** PEFT adapter (config JSON + safetensors bytes); none scores the base model. */
   | { id: number; kind: 'evaluate'; adapter?: { configJson: string; weights: Uint8Array } }
   /** Importance of every layer and sub-block of the base model on these batches. */
-  | { id: number; kind: 'importance'; measure: ImportanceMeasure; batches: TokenBatch[] };
+  | { id: number; kind: 'importance'; measure: ImportanceMeasure; batches: TokenBatch[] }
+  /** L×L linear CKA of the base model's layer outputs on these batches (layerSimilarity.ts). */
+  | { id: number; kind: 'layer-similarity'; batches: TokenBatch[] };
 
 export type EvaluationReply =
   | { id: number; accuracy: number; evalLoss: number; majorityBaseline: number; n: number }
   | { id: number; importance: LayerImportance[] }
+  | { id: number; similarity: number[][] }
   /** Progress of an importance request: layers scored so far (several per request, then the result). */
   | { id: number; layersDone: number; layers: number }
   | { id: number; error: string };
@@ -37,6 +40,10 @@ const examples = task.test.slice(0, init.examples);
 
 parentPort!.on('message', (req: EvaluationRequest) => {
   try {
+    if (req.kind === 'layer-similarity') {
+      parentPort!.postMessage({ id: req.id, similarity: layerOutputCka(model, req.batches) } satisfies EvaluationReply);
+      return;
+    }
     if (req.kind === 'importance') {
       const importance = req.measure === 'block-influence'
         ? blockInfluenceImportance(model, req.batches)

@@ -1,4 +1,4 @@
-/** Held-out evaluation of global adapters and layer importance, in a worker thread (see evaluationWorker.ts). */
+/** Held-out evaluation of global adapters, layer importance and similarity, in a worker thread (see evaluationWorker.ts). */
 import type { Worker } from 'node:worker_threads';
 import { loraToPeftTensors, peftAdapterConfig, serializeSafetensors, type ImportanceMeasure, type LayerImportance, type LoraAdapter, type ModelConfig, type TokenBatch } from '@fedllm/core';
 import { startTsWorker } from '../threads/startTsWorker';
@@ -52,6 +52,13 @@ export class Evaluator {
     const r = await this.request({ id: this.nextId++, kind: 'importance', measure, batches }, progress);
     if (!('importance' in r)) throw new Error('evaluation worker: answered an importance request without importance');
     return r.importance;
+  }
+
+  /** Linear CKA between the base model's layer outputs on calibration batches (FedPruner's and FedSODA's groups). */
+  async layerSimilarity(batches: TokenBatch[]): Promise<number[][]> {
+    const r = await this.request({ id: this.nextId++, kind: 'layer-similarity', batches });
+    if (!('similarity' in r)) throw new Error('evaluation worker: answered a layer-similarity request without it');
+    return r.similarity;
   }
 
   private request(req: EvaluationRequest, progress?: (done: number, total: number) => void): Promise<Answer> {

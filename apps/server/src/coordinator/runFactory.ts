@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  LlamaModel, layerOutputCka, type StrategyState,
+  type StrategyState,
   type ClassificationTask, type LayerImportance, type LlamaWeights, type LoraAdapter, type RoundSummary, type RunSettings, type TextTokenizer, type TokenBatch,
 } from '@fedllm/core';
 import { modelNameOrPath } from '@fedllm/core/node';
@@ -105,11 +105,19 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluato
     o.log(`layer importance measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   o.log(`layer importance (${s.importance === 'loss-on-skip' ? 'loss increase when skipped' : '1 - cos(stream in, stream out)'}): ${importance.map((v) => v.layer.toFixed(4)).join(', ')}`);
-  const cpu = () => new LlamaModel(cfg, o.weights);
 
-  const strategy = runStrategy({
+  const strategy = await runStrategy({
     settings: s, parts: o.model, weights: o.weights, importance,
-    layerSimilarity: () => layerOutputCka(cpu(), batches),
+    layerSimilarity: async () => {
+      const kind = 'layer-similarity:linear-cka';
+      const stored = o.store.measurement(o.model.id, kind, importanceKey) as number[][] | undefined;
+      if (stored) return stored;
+      const t0 = performance.now();
+      const cka = await evaluator.layerSimilarity(batches);
+      o.store.storeMeasurement(o.model.id, kind, importanceKey, cka);
+      o.log(`layer similarity (linear CKA of layer outputs) measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return cka;
+    },
     publicBatches: () => publicCalibrationBatches(o.tokenizer, CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen, s.seed),
   });
   const resume = o.store.resumeState(o.runId);

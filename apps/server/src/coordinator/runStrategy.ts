@@ -13,18 +13,20 @@ export interface RunStrategyInput {
   parts: ModelParts;
   weights: LlamaWeights;
   importance: readonly LayerImportance[];
-  layerSimilarity: () => number[][];
+  /** Measured only for the methods that read it (off the event loop, in the evaluation worker). */
+  layerSimilarity: () => Promise<number[][]>;
   publicBatches: () => TokenBatch[];
 }
 
 /** Methods that read the layer-output CKA; only FedSODA trains on the public batches. */
 const READS_LAYER_SIMILARITY: readonly StrategyName[] = ['fedpruner', 'fedpruner-plus', 'fedsoda'];
 
-export function runStrategy(i: RunStrategyInput): FederatedStrategy {
+export async function runStrategy(i: RunStrategyInput): Promise<FederatedStrategy> {
   const s = i.settings;
+  const layerSimilarity = READS_LAYER_SIMILARITY.includes(s.strategy) ? await i.layerSimilarity() : [];
   return createStrategy(s.strategy, {
     config: i.parts.config, weights: i.weights, lora: s.lora, batch: s.batch, seqLen: s.seqLen, clipNorm: s.clipNorm, logitsChunkRows: s.logitsChunkRows,
-    importance: i.importance, layerSimilarity: READS_LAYER_SIMILARITY.includes(s.strategy) ? i.layerSimilarity() : [],
+    importance: i.importance, layerSimilarity,
     publicBatches: s.strategy === 'fedsoda' ? i.publicBatches() : [], totalRounds: s.rounds, seed: s.seed,
     weightFormat: i.parts.weightFormat, vocabFormat: i.parts.vocabFormat, aggregation: s.aggregation,
   }, { ...s.strategyOptions, granularity: s.granularity, layerPick: s.layerPick });
