@@ -1,5 +1,5 @@
 // The coordinator keeps answering while a run opens (layer importance, layer similarity, the base
-// evaluation: all in the evaluation worker) and while a round aggregates and is evaluated: a
+// evaluation, FedSODA's alignment of a sub-model: all in the run worker) and while a round aggregates and is evaluated: a
 // health check polled every 20 ms answers quickly throughout. The target is 100 ms; the bound
 // asserted is looser for a contended CI machine, and the measured worst case is printed.
 import { test, after } from 'node:test';
@@ -48,7 +48,8 @@ test('health checks answer promptly while a run opens and while a round aggregat
   await new Promise<void>((r) => admin.once('connect', () => r()));
   const created = (await admin.timeout(30_000).emitWithAck('createRun', {
     rounds: 1, clientsPerRound: 1, minClients: 1, localSteps: 1, batch: 2, seqLen: 32, evalExamples: 24, deadlineMs: 60_000,
-    lora: { rank: 2, alpha: 4, targets: ['q', 'v', 'down'] }, strategy: 'fedpruner', importance: 'loss-on-skip',
+    lora: { rank: 2, alpha: 4, targets: ['q', 'v', 'down'] }, strategy: 'fedsoda', importance: 'loss-on-skip',
+    strategyOptions: { fedsodaAlignSteps: 40 }, // the heaviest planning: distillation of the tab's sub-model, in the run worker
   })) as Ack<{ runId: string }>;
   assert.ok(created.ok, JSON.stringify(created));
   const tab = io(`${coordinator.url}${VOLUNTEER_NAMESPACE}`, { transports: ['websocket'], reconnection: false });
@@ -60,7 +61,7 @@ test('health checks answer promptly while a run opens and while a round aggregat
   await new Promise<void>((r) => tab.once('connect', () => r()));
   assert.ok(((await tab.timeout(30_000).emitWithAck('hello', { protocol: PROTOCOL_VERSION, capabilities: caps(64 * 2 ** 20, 'bot') })) as Ack).ok);
 
-  // Opening: importance (loss-on-skip), layer CKA (FedPruner's groups), the base evaluation, the first plans.
+  // Opening: importance (loss-on-skip), layer CKA (FedSODA's groups), the base evaluation, the first plans (an aligned sub-model).
   let p = probe(coordinator.url);
   assert.ok(((await admin.timeout(120_000).emitWithAck('start', { runId: created.ok ? created.runId : '' })) as Ack).ok);
   const a = assignmentSchema.parse(await assigned);

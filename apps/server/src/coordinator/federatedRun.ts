@@ -9,12 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import {
   describePlan, isExcluded, loraToPeftTensors, serializeSafetensors, type AssignmentWire,
-  ProtocolError, type ClientRoundSummary, type FederatedStrategy, type LoraAdapter, type RoundSummary, type RunSettings, type RunStatus,
+  ProtocolError, type ClientRoundSummary, type LoraAdapter, type RoundSummary, type RunSettings, type RunStatus,
   type StrategyAssignment, type StrategyState, type StrategyUpdate, type TrainingFailure, type UpdateMeta,
 } from '@fedllm/core';
 import type { ClientRegistry, ConnectedClient } from './clientRegistry';
-import type { Evaluator } from './evaluator';
-import { runFederatedRound, type RoundEvaluation } from '../rounds/federatedRound';
+import type { RunWorker } from './runWorkerClient';
+import { runFederatedRound, type RoundEvaluation, type RoundStrategy } from '../rounds/federatedRound';
 import { RoundAttempt, type TaskRecord } from './roundAttempt';
 import type { ServedModels } from './servedModels';
 import type { TaskData } from './taskData';
@@ -47,10 +47,11 @@ export interface FederatedRunDeps {
   settings: RunSettings;
   data: TaskData;
   registry: ClientRegistry;
-  evaluator: Evaluator;
+  /** Held-out evaluation of each round's adapter (the run worker). */
+  evaluator: Pick<RunWorker, 'evaluate'>;
   persistence: RunPersistence;
-  /** The run's method: plans the tasks of a round and folds its updates into the next global adapter. */
-  strategy: FederatedStrategy;
+  /** The run's method (hosted in the run worker): plans the tasks of a round and folds its updates into the next global adapter. */
+  strategy: RoundStrategy & { describe(): string | Promise<string> };
   /** Serves the strategy's frozen bases (the run's model, DevFT stages, FedSODA sub-models) as parts. */
   served: ServedModels;
   /** Bytes of the largest update the run accepts (updateValidation.ts). */
@@ -187,9 +188,11 @@ export class FederatedRun {
       clients: this.eligibleClients().map((tab) => ({ clientId: tab.clientId, budgetBytes: tab.capabilities.budgetBytes, tab })),
       // Derived bases (DevFT stage, FedSODA sub-models) were built when the round was configured,
       // before the deadline starts, so the work does not eat into the tabs' training time.
-      train: (tasks) => {
-        const state = this.d.strategy.describe();
+      train: async (tasks) => {
+        const state = await this.d.strategy.describe();
         if (state !== this.lastStrategyState) this.d.events.log(`strategy ${s.strategy}, round ${round}: ${(this.lastStrategyState = state)}`);
+        // The plans were made in the worker: a pause, stop or shutdown meanwhile abandons the attempt unassigned.
+        if (this.status !== 'running' || this.halted) return undefined;
         attempt = new RoundAttempt(round, attemptNo, Date.now() + s.deadlineMs);
         this.attempt = attempt;
         for (const t of tasks) this.assign(attempt, t.client.tab, t.assignment);

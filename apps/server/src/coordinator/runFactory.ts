@@ -12,13 +12,14 @@ import { modelNameOrPath } from '@fedllm/core/node';
 import type { RunStore } from '../storage/runStore';
 import { loadRoundCheckpoint } from '../storage/roundCheckpoints';
 import type { ClientRegistry } from './clientRegistry';
-import { Evaluator, type EvaluationResult } from './evaluator';
+import { RunWorker, type EvaluationResult } from './runWorkerClient';
 import { FederatedRun } from './federatedRun';
 import type { ModelParts } from './modelParts';
 import { SqliteRunPersistence } from './runPersistence';
 import { TaskData } from './taskData';
 import { publicCalibrationBatches } from './publicCalibration';
-import { runStrategy } from './runStrategy';
+import { readsLayerSimilarity } from './runStrategy';
+import { WorkerStrategy } from './workerStrategy';
 import { ServedModels } from './servedModels';
 import { maxUpdateBytes } from './updateValidation';
 
@@ -68,7 +69,7 @@ function batchesKey(batches: readonly TokenBatch[]): string {
 export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   const s = o.settings, cfg = o.model.config;
   const data = new TaskData(o.task, o.tokenizer, s);
-  const evaluator = new Evaluator({ modelDir: o.modelDir, task: s.task, examples: s.evalExamples, maxLen: s.seqLen }, cfg);
+  const evaluator = new RunWorker({ modelDir: o.modelDir, task: s.task, examples: s.evalExamples, maxLen: s.seqLen }, cfg);
   try {
     return await prepareRun(o, data, evaluator);
   } catch (e) {
@@ -77,7 +78,7 @@ export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   }
 }
 
-async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluator): Promise<OpenedRun> {
+async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: RunWorker): Promise<OpenedRun> {
   const s = o.settings, cfg = o.model.config;
 
   // Layer importance by loss-on-skip on calibration data with the CPU engine (see layerImportance.ts),
@@ -106,32 +107,35 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: Evaluato
   }
   o.log(`layer importance (${s.importance === 'loss-on-skip' ? 'loss increase when skipped' : '1 - cos(stream in, stream out)'}): ${importance.map((v) => v.layer.toFixed(4)).join(', ')}`);
 
-  const strategy = await runStrategy({
-    settings: s, parts: o.model, weights: o.weights, importance,
-    layerSimilarity: async () => {
-      const kind = 'layer-similarity:linear-cka';
-      const stored = o.store.measurement(o.model.id, kind, importanceKey) as number[][] | undefined;
-      if (stored) return stored;
+  // FedPruner's and FedSODA's groups need the layer CKA: measured in the worker, kept in the store.
+  let layerSimilarity: number[][] = [];
+  if (readsLayerSimilarity(s.strategy)) {
+    const kind = 'layer-similarity:linear-cka';
+    const stored = o.store.measurement(o.model.id, kind, importanceKey) as number[][] | undefined;
+    if (stored) layerSimilarity = stored;
+    else {
       const t0 = performance.now();
-      const cka = await evaluator.layerSimilarity(batches);
-      o.store.storeMeasurement(o.model.id, kind, importanceKey, cka);
+      layerSimilarity = await evaluator.layerSimilarity(batches);
+      o.store.storeMeasurement(o.model.id, kind, importanceKey, layerSimilarity);
       o.log(`layer similarity (linear CKA of layer outputs) measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      return cka;
-    },
-    publicBatches: () => publicCalibrationBatches(o.tokenizer, CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen, s.seed),
+    }
+  }
+  const served = new ServedModels(o.model, o.tokenizerJson);
+  const strategy = await WorkerStrategy.open(evaluator, served, s, { config: cfg, weights: o.weights }, {
+    importance, layerSimilarity, weightFormat: o.model.weightFormat, vocabFormat: o.model.vocabFormat,
+    publicBatches: s.strategy === 'fedsoda' ? publicCalibrationBatches(o.tokenizer, CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen, s.seed) : [],
   });
   const resume = o.store.resumeState(o.runId);
   let global: LoraAdapter;
   if (resume.committedRound >= 0) {
     global = await loadRoundCheckpoint(resume.checkpointDir!, cfg, resume.adapterSha256!);
-    strategy.restore(global, resume.strategyState as StrategyState | undefined);
+    await strategy.restore(global, resume.strategyState as StrategyState | undefined);
     o.log(`restored the global adapter of round ${resume.committedRound} from ${resume.checkpointDir}${resume.strategyState ? ' and the strategy\'s state' : ''}`);
   } else {
     // Seeded, so a run restarted before its first commit starts from the same adapter.
-    global = strategy.initialGlobal();
+    global = await strategy.initialGlobal();
   }
   const persistence = new SqliteRunPersistence(o.store, o.runId, o.runsDir, cfg, await modelNameOrPath(o.modelDir));
-  const served = new ServedModels(o.model, o.tokenizerJson);
   const run = new FederatedRun({
     runId: o.runId, settings: s, data, registry: o.registry, evaluator, persistence, strategy, served, maxUpdateBytes: maxUpdateBytes(cfg, s.lora),
     events: { log: o.log, onRoundCommitted: o.onRoundCommitted, onChange: o.onChange },

@@ -7,7 +7,7 @@ import { toHfConfig, type ServedModel } from '@fedllm/core';
 import { ModelParts } from './modelParts';
 
 export class ServedModels {
-  private readonly byKey = new Map<string, { parts: ModelParts; lastRound: number }>();
+  private readonly byKey = new Map<string, { parts: ModelParts; model: ServedModel; lastRound: number }>();
   private round = 0;
 
   constructor(private readonly base: ModelParts, private readonly tokenizerJson: string | undefined) {}
@@ -28,11 +28,21 @@ export class ServedModels {
     if (m.key === 'base') return this.base;
     let entry = this.byKey.get(m.key);
     if (!entry) {
-      entry = { parts: ModelParts.build(m.config, m.weights, JSON.stringify(toHfConfig(m.config), null, 2), this.tokenizerJson), lastRound: 0 };
+      entry = { parts: ModelParts.build(m.config, m.weights, JSON.stringify(toHfConfig(m.config), null, 2), this.tokenizerJson), model: m, lastRound: 0 };
       this.byKey.set(m.key, entry);
     }
     entry.lastRound = this.round; // a use, new or not
     return entry.parts;
+  }
+
+  /** Keys of the derived models served now (their weights need not be sent again). */
+  heldKeys(): string[] {
+    return [...this.byKey.keys()];
+  }
+
+  /** A derived model served now, by key. */
+  model(key: string): ServedModel | undefined {
+    return this.byKey.get(key)?.model;
   }
 
   /** A derived model by its content id (for the HTTP routes). */

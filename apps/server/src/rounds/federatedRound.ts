@@ -7,9 +7,20 @@
  * a socket with a deadline (coordinator/federatedRun.ts) or in process (experiment/federatedSimulator.ts).
  */
 import {
-  SeededRandom, stableHash32, type ClientOffer, type FederatedStrategy, type LoraAdapter, type StrategyAssignment, type StrategyState,
+  SeededRandom, stableHash32, type ClientOffer, type LoraAdapter, type StrategyAssignment, type StrategyState,
   type StrategyUpdate,
 } from '@fedllm/core';
+
+/**
+ * The strategy as the round routine drives it: a FederatedStrategy in this thread (the simulator),
+ * or one hosted in a worker thread (the coordinator's WorkerStrategy), whose answers are promises.
+ */
+export interface RoundStrategy {
+  readonly name: string;
+  configureRound(round: number, global: LoraAdapter, clients: readonly ClientOffer[], rng: SeededRandom): StrategyAssignment[] | Promise<StrategyAssignment[]>;
+  aggregate(global: LoraAdapter, updates: readonly StrategyUpdate[]): LoraAdapter | Promise<LoraAdapter>;
+  snapshot(): StrategyState | Promise<StrategyState>;
+}
 
 /** A round's held-out evaluation of the next global adapter. */
 export interface RoundEvaluation {
@@ -18,7 +29,7 @@ export interface RoundEvaluation {
 }
 
 export interface FederatedRoundInput<C extends ClientOffer, E extends RoundEvaluation> {
-  strategy: FederatedStrategy;
+  strategy: RoundStrategy;
   /** The committed global adapter the round starts from (not mutated). */
   global: LoraAdapter;
   round: number;
@@ -51,7 +62,7 @@ export function roundRandom(seed: number, round: number, attempt: number): Seede
 export async function runFederatedRound<C extends ClientOffer, E extends RoundEvaluation>(i: FederatedRoundInput<C, E>): Promise<FederatedRoundResult<E>> {
   const rng = roundRandom(i.seed, i.round, i.attempt);
   const chosen = rng.shuffle([...i.clients]).slice(0, i.clientsPerRound);
-  const assignments = i.strategy.configureRound(i.round, i.global, chosen.map((c) => ({ clientId: c.clientId, budgetBytes: c.budgetBytes })), rng);
+  const assignments = await i.strategy.configureRound(i.round, i.global, chosen.map((c) => ({ clientId: c.clientId, budgetBytes: c.budgetBytes })), rng);
   if (assignments.length !== chosen.length || assignments.some((a, k) => a.clientId !== chosen[k].clientId)) {
     throw new Error(`strategy ${i.strategy.name} did not answer each offered tab in order`);
   }
@@ -60,7 +71,7 @@ export async function runFederatedRound<C extends ClientOffer, E extends RoundEv
   const assigned = assignments.filter((a) => !('excluded' in a)).length;
   const enough = i.enough ?? ((received: number) => received > 0);
   if (assigned === 0 || !enough(updates.length, assigned)) return { kind: 'short', received: updates.length, assigned };
-  const next = i.strategy.aggregate(i.global, updates);
+  const next = await i.strategy.aggregate(i.global, updates);
   const evaluation = await i.evaluate(next);
-  return { kind: 'aggregated', next, updates, evaluation, strategyState: i.strategy.snapshot() };
+  return { kind: 'aggregated', next, updates, evaluation, strategyState: await i.strategy.snapshot() };
 }

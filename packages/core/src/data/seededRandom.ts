@@ -43,6 +43,21 @@ export class SeededRandom {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /** The generator's state: a copy continues the same sequence (e.g. in another thread). */
+  state(): [number, number, number, number] {
+    return [this.s0, this.s1, this.s2, this.s3];
+  }
+
+  /** A generator continuing from a state() taken elsewhere. */
+  static fromState(state: readonly number[]): SeededRandom {
+    if (state.length !== 4 || !state.every((w) => Number.isInteger(w)) || state.every((w) => w === 0)) {
+      throw new Error(`SeededRandom.fromState: expected four 32-bit words, not all zero, got ${JSON.stringify(state)}`);
+    }
+    const r = new SeededRandom(0);
+    [r.s0, r.s1, r.s2, r.s3] = state.map((w) => w | 0);
+    return r;
+  }
+
   /** Next raw 32-bit unsigned integer. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
