@@ -1,6 +1,7 @@
 /**
- * The run's training data, held by the coordinator: the task's training split, tokenized once,
- * cut into shards (IID or Dirichlet label skew), and turned into the token batches of one
+ * The run's training data, held by the coordinator: the task's training split, each example
+ * tokenized when first used (SST-2 has 67k sentences: tokenizing them all through a chat template
+ * would hold the event loop for seconds when a run opens), cut into shards (IID or Dirichlet label skew), and turned into the token batches of one
  * assignment. Each assignment draws its examples from one shard with a seed derived from
  * (run seed, round, shard), so a re-run round after a restart assigns the same data.
  */
@@ -16,11 +17,10 @@ export interface AssignmentBatches {
 }
 
 export class TaskData {
-  private readonly prompts: { prompt: number[]; completion: number[] }[];
+  private readonly tokenized = new Map<number, { prompt: number[]; completion: number[] }>();
   readonly shards: number[][];
 
   constructor(readonly task: ClassificationTask, private readonly tok: TextTokenizer, private readonly settings: RunSettings) {
-    this.prompts = task.train.map((e) => ({ prompt: tok.encode(task.prompt(e.text)), completion: tok.encode(task.completion(e.label)) }));
     const n = task.train.length, k = settings.shards;
     const p = settings.partition;
     this.shards = p.kind === 'iid'
@@ -30,17 +30,27 @@ export class TaskData {
         : partitionDirichlet(task.train.map((e) => e.label), k, p.alpha, settings.seed);
   }
 
+  /** Training example i, tokenized (once). */
+  private example(i: number): { prompt: number[]; completion: number[] } {
+    let e = this.tokenized.get(i);
+    if (!e) {
+      const x = this.task.train[i];
+      this.tokenized.set(i, (e = { prompt: this.tok.encode(this.task.prompt(x.text)), completion: this.tok.encode(this.task.completion(x.label)) }));
+    }
+    return e;
+  }
+
   /**
    * Language-modelling batches for layer importance: whole examples (prompt and answer), every
    * next token counted, from the training split in a seeded order. Counting every token rather
    * than the answer alone keeps the measure from resting on a handful of label positions.
    */
   calibrationBatches(count: number, batch: number, seqLen: number): TokenBatch[] {
-    const order = new SeededRandom(stableHash32(`${this.settings.seed}:calibration`)).shuffle([...this.prompts.keys()]);
+    const order = new SeededRandom(stableHash32(`${this.settings.seed}:calibration`)).shuffle([...this.task.train.keys()]);
     const pad = this.tok.padId ?? this.tok.eosId ?? 0;
     return Array.from({ length: count }, (_, s) => {
       const rows = Array.from({ length: batch }, (_, b) => {
-        const e = this.prompts[order[(s * batch + b) % order.length]];
+        const e = this.example(order[(s * batch + b) % order.length]);
         return [...e.prompt, ...e.completion].slice(0, seqLen + 1);
       });
       // As long as the longest row, not seqLen: padding after a row changes none of its losses
@@ -67,7 +77,7 @@ export class TaskData {
     const n = batch * seqLen;
     const inputIds = new Int32Array(steps * n), targets = new Int32Array(steps * n);
     for (let s = 0; s < steps; s++) {
-      const rows = Array.from({ length: batch }, (_, b) => this.prompts[order[(s * batch + b) % order.length]]);
+      const rows = Array.from({ length: batch }, (_, b) => this.example(order[(s * batch + b) % order.length]));
       // completionBatch pads to its longest row; the GPU session has a fixed seqLen, so pad on to it.
       const tb = completionBatch(rows, seqLen + 1, pad);
       for (let b = 0; b < batch; b++) {
