@@ -8,7 +8,7 @@ import { parseByteSize } from '../swarm/byteSize';
 import { nonNegativeInt, parseCliArgs, positiveInt, positiveNumber, runCli, UsageError } from './cliSupport';
 
 const USAGE = 'npm run swarm -- --clients N --rounds R --budgets 16MiB,24MiB,40MiB [--model <dir>] [--logits-chunk-rows N] [--importance loss-on-skip|block-influence] [--local-steps S] [--batch B] [--seq-len T] [--lr LR] ' +
-  '[--task spam|brown-genre] [--strategy budget-planner|fedpruner|fedpruner-plus|devft|fedsoda|exclusive|unlimited|random-drop|uniform-drop|top-k|flexlora] [--layer-pick sample|top] [--eval-examples N] [--deadline-s S] [--kill-during-round K] [--seed N] [--verbose]';
+  '[--task spam|brown-genre] [--strategy budget-planner|fedpruner|fedpruner-plus|devft|fedsoda|exclusive|unlimited|random-drop|uniform-drop|top-k|flexlora] [--layer-pick sample|top] [--eval-examples N] [--deadline-s S] [--kill-during-round K] [--seed N] [--timeout-s S] [--verbose]';
 
 function parseStrategy(v: string): RunSettings['strategy'] {
   const valid = STRATEGY_NAMES;
@@ -23,6 +23,7 @@ await runCli(USAGE, async () => {
     'eval-examples': { type: 'string' }, 'deadline-s': { type: 'string' }, 'kill-during-round': { type: 'string' }, seed: { type: 'string' },
     'layer-pick': { type: 'string', default: 'sample' }, strategy: { type: 'string', default: 'budget-planner' }, verbose: { type: 'boolean', default: false },
     model: { type: 'string' }, 'logits-chunk-rows': { type: 'string' }, importance: { type: 'string', default: 'loss-on-skip' },
+    'timeout-s': { type: 'string' },
   });
   const importance = a.importance as RunSettings['importance'];
   if (!IMPORTANCE_MEASURES.includes(importance)) throw new UsageError(`--importance must be one of ${IMPORTANCE_MEASURES.join(', ')}, got "${a.importance}"`);
@@ -38,14 +39,18 @@ await runCli(USAGE, async () => {
   if (!isRunTask(a.task!)) throw new UsageError(`--task must be one of ${RUN_TASKS.join(', ')}, got "${a.task}"`);
   const layerPick = a['layer-pick'];
   if (layerPick !== 'sample' && layerPick !== 'top') throw new UsageError(`--layer-pick must be sample or top, got "${layerPick}"`);
+  const rounds = positiveInt(a.rounds, 3, 'rounds'), deadlineMs = positiveInt(a['deadline-s'], 900, 'deadline-s') * 1000;
+  // Default: every round may use its whole deadline plus 10 minutes (evaluation, re-sampling), plus
+  // 30 minutes to start (a large model's importance and base evaluation on the CPU engine).
+  const timeoutMs = a['timeout-s'] === undefined ? rounds * (deadlineMs + 600_000) + 1_800_000 : positiveInt(a['timeout-s'], 1, 'timeout-s') * 1000;
   const t0 = Date.now();
   const log = (s: string) => console.log(`[swarm ${((Date.now() - t0) / 1000).toFixed(0)}s] ${s}`);
   const result = await runSwarm({
-    budgets,
+    budgets, timeoutMs,
     settings: {
-      name: 'swarm', task: a.task, rounds: positiveInt(a.rounds, 3, 'rounds'), localSteps: positiveInt(a['local-steps'], 20, 'local-steps'),
+      name: 'swarm', task: a.task, rounds, localSteps: positiveInt(a['local-steps'], 20, 'local-steps'),
       batch: positiveInt(a.batch, 8, 'batch'), seqLen: positiveInt(a['seq-len'], 64, 'seq-len'), lr: positiveNumber(a.lr, 5e-3, 'lr'),
-      evalExamples: positiveInt(a['eval-examples'], 200, 'eval-examples'), deadlineMs: positiveInt(a['deadline-s'], 900, 'deadline-s') * 1000,
+      evalExamples: positiveInt(a['eval-examples'], 200, 'eval-examples'), deadlineMs,
       seed: nonNegativeInt(a.seed, 1, 'seed'), shards: clients, layerPick, strategy: parseStrategy(a.strategy), importance,
       ...(a['logits-chunk-rows'] === undefined ? {} : { logitsChunkRows: positiveInt(a['logits-chunk-rows'], 64, 'logits-chunk-rows') }),
     },
