@@ -229,7 +229,6 @@ export class FederatedRun {
 
   private assign(attempt: RoundAttempt, c: ConnectedClient, choice: StrategyAssignment): void {
     const s = this.d.settings;
-    if (choice.clientId !== c.clientId) throw new Error(`strategy ${s.strategy} answered for ${choice.clientId} where ${c.clientId} was offered`);
     if (isExcluded(choice)) {
       this.excluded.add(c.clientId);
       c.lastError = `budget ${c.capabilities.budgetBytes} B holds no task of this run${choice.minBytes ? ` (the smallest plan needs ${choice.minBytes} B)` : ''}: ${choice.excluded}`;

@@ -66,6 +66,26 @@ function batchesKey(batches: readonly TokenBatch[]): string {
   return h.digest('hex');
 }
 
+/**
+ * A measurement of the run's model kept in the store by (model id, kind, inputs): read back, or
+ * measured (timed, logged with `done`) and stored. Minutes of CPU work on a large model, done once.
+ */
+async function measuredOnce<T>(
+  o: OpenRunOptions, kind: string, key: string,
+  how: { measure: (t0: number) => Promise<T>; done: (seconds: string) => string; stored?: () => void },
+): Promise<T> {
+  const stored = o.store.measurement(o.model.id, kind, key) as T | undefined;
+  if (stored !== undefined) {
+    how.stored?.();
+    return stored;
+  }
+  const t0 = performance.now();
+  const value = await how.measure(t0);
+  o.store.storeMeasurement(o.model.id, kind, key, value);
+  o.log(how.done(((performance.now() - t0) / 1000).toFixed(1)));
+  return value;
+}
+
 export async function openRun(o: OpenRunOptions): Promise<OpenedRun> {
   const s = o.settings, cfg = o.model.config;
   const data = new TaskData(o.task, o.tokenizer, s);
@@ -82,44 +102,34 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: RunWorke
   const s = o.settings, cfg = o.model.config;
 
   // Layer importance by loss-on-skip on calibration data with the CPU engine (see layerImportance.ts),
-  // in the evaluation worker, once per model and calibration data (kept in the store).
+  // in the run worker, once per model and calibration data (kept in the store).
   const batches = data.calibrationBatches(CALIBRATION_BATCHES, CALIBRATION_ROWS, s.seqLen);
   const importanceKey = batchesKey(batches), kind = `layer-importance:${s.importance}`;
-  let importance = o.store.measurement(o.model.id, kind, importanceKey) as LayerImportance[] | undefined;
-  if (importance) {
-    o.log(`layer importance (${s.importance}) of model ${o.model.id} on these calibration batches: from the store`);
-  } else {
-    const t0 = performance.now();
-    o.log(`measuring layer importance (${s.importance}, ${batches.reduce((a, b) => a + b.B * b.T, 0)} calibration tokens, ${cfg.numLayers} layers) ...`);
-    let lastLog = t0;
-    importance = await evaluator.importance(s.importance, batches, (done, total) => {
-      // A large model takes minutes per layer on the CPU engine: say where it is, at most every 30 s.
-      const now = performance.now();
-      if (now - lastLog < 30_000 || done === total) return;
-      lastLog = now;
-      // Skipping layer i reruns the L - i layers from it (layerLossOnSkip), after one full pass.
-      const work = (d: number) => total + 3 * (d * total - (d * (d - 1)) / 2);
-      const eta = (((now - t0) / work(done)) * (work(total) - work(done))) / 1000;
-      o.log(`layer importance: ${done} of ${total} layers scored, about ${eta.toFixed(0)} s to go`);
-    });
-    o.store.storeMeasurement(o.model.id, kind, importanceKey, importance);
-    o.log(`layer importance measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
+  const importance = await measuredOnce<LayerImportance[]>(o, kind, importanceKey, {
+    stored: () => o.log(`layer importance (${s.importance}) of model ${o.model.id} on these calibration batches: from the store`),
+    measure: (t0) => {
+      o.log(`measuring layer importance (${s.importance}, ${batches.reduce((a, b) => a + b.B * b.T, 0)} calibration tokens, ${cfg.numLayers} layers) ...`);
+      let lastLog = t0;
+      return evaluator.importance(s.importance, batches, (done, total) => {
+        // A large model takes minutes per layer on the CPU engine: say where it is, at most every 30 s.
+        const now = performance.now();
+        if (now - lastLog < 30_000 || done === total) return;
+        lastLog = now;
+        // Skipping layer i reruns the L - i layers from it (layerLossOnSkip), after one full pass.
+        const work = (d: number) => total + 3 * (d * total - (d * (d - 1)) / 2);
+        const eta = (((now - t0) / work(done)) * (work(total) - work(done))) / 1000;
+        o.log(`layer importance: ${done} of ${total} layers scored, about ${eta.toFixed(0)} s to go`);
+      });
+    },
+    done: (seconds) => `layer importance measured in ${seconds} s`,
+  });
   o.log(`layer importance (${s.importance === 'loss-on-skip' ? 'loss increase when skipped' : '1 - cos(stream in, stream out)'}): ${importance.map((v) => v.layer.toFixed(4)).join(', ')}`);
 
   // FedPruner's and FedSODA's groups need the layer CKA: measured in the worker, kept in the store.
-  let layerSimilarity: number[][] = [];
-  if (readsLayerSimilarity(s.strategy)) {
-    const kind = 'layer-similarity:linear-cka';
-    const stored = o.store.measurement(o.model.id, kind, importanceKey) as number[][] | undefined;
-    if (stored) layerSimilarity = stored;
-    else {
-      const t0 = performance.now();
-      layerSimilarity = await evaluator.layerSimilarity(batches);
-      o.store.storeMeasurement(o.model.id, kind, importanceKey, layerSimilarity);
-      o.log(`layer similarity (linear CKA of layer outputs) measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    }
-  }
+  const layerSimilarity = !readsLayerSimilarity(s.strategy) ? [] : await measuredOnce<number[][]>(o, 'layer-similarity:linear-cka', importanceKey, {
+    measure: () => evaluator.layerSimilarity(batches),
+    done: (seconds) => `layer similarity (linear CKA of layer outputs) measured in ${seconds} s`,
+  });
   const served = new ServedModels(o.model, o.tokenizerJson);
   const strategy = await WorkerStrategy.open(evaluator, served, s, { config: cfg, weights: o.weights }, {
     importance, layerSimilarity, weightFormat: o.model.weightFormat, vocabFormat: o.model.vocabFormat,
@@ -145,13 +155,10 @@ async function prepareRun(o: OpenRunOptions, data: TaskData, evaluator: RunWorke
   const probe = o.tokenizer.encode(`${o.task.prompt('a probe')}${o.task.completion(0)}`);
   const promptHash = createHash('sha256').update(probe.join(',')).digest('hex').slice(0, 16);
   const baseKey = JSON.stringify({ v: MEASUREMENT_VERSION, task: s.task, examples: s.evalExamples, maxLen: s.seqLen, prompts: promptHash });
-  let base = o.store.measurement(o.model.id, 'base-evaluation', baseKey) as EvaluationResult | undefined;
-  if (!base) {
-    const t0 = performance.now();
-    base = await evaluator.evaluate();
-    o.store.storeMeasurement(o.model.id, 'base-evaluation', baseKey, base);
-    o.log(`base model evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
+  const base = await measuredOnce<EvaluationResult>(o, 'base-evaluation', baseKey, {
+    measure: () => evaluator.evaluate(),
+    done: (seconds) => `base model evaluated in ${seconds} s`,
+  });
   run.baseAccuracy = base.accuracy;
   run.baseEvalLoss = base.evalLoss;
   o.log(`base model on ${base.n} held-out examples: accuracy ${base.accuracy.toFixed(3)} (majority class ${base.majorityBaseline.toFixed(3)}), eval loss ${base.evalLoss.toFixed(4)}`);

@@ -7,7 +7,7 @@
  * a socket with a deadline (coordinator/federatedRun.ts) or in process (experiment/federatedSimulator.ts).
  */
 import {
-  SeededRandom, stableHash32, type ClientOffer, type LoraAdapter, type StrategyAssignment, type StrategyState,
+  isExcluded, SeededRandom, stableHash32, type ClientOffer, type LoraAdapter, type StrategyAssignment, type StrategyState,
   type StrategyUpdate,
 } from '@fedllm/core';
 
@@ -68,7 +68,7 @@ export async function runFederatedRound<C extends ClientOffer, E extends RoundEv
   }
   const updates = await i.train(chosen.map((client, k) => ({ client, assignment: assignments[k] })));
   if (!updates) return { kind: 'abandoned' };
-  const assigned = assignments.filter((a) => !('excluded' in a)).length;
+  const assigned = assignments.filter((a) => !isExcluded(a)).length;
   const enough = i.enough ?? ((received: number) => received > 0);
   if (assigned === 0 || !enough(updates.length, assigned)) return { kind: 'short', received: updates.length, assigned };
   const next = await i.strategy.aggregate(i.global, updates);
