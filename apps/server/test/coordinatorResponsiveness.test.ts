@@ -8,10 +8,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { ADMIN_NAMESPACE, assignmentSchema, PROTOCOL_VERSION, VOLUNTEER_NAMESPACE, type Ack } from '@fedllm/core';
+import { ADMIN_NAMESPACE, type Ack } from '@fedllm/core';
 import { Coordinator } from '../src/coordinator/coordinator';
 import { DEFAULT_MODEL_DIR } from '../src/cli/defaults';
-import { caps, trainOnCpu } from './support/cpuBotTab';
+import { caps, joinBotTab, trainOnCpu } from './support/cpuBotTab';
 
 const CI_BOUND_MS = 400;
 const dir = await mkdtemp(join(tmpdir(), 'coord-responsive-'));
@@ -52,19 +52,13 @@ test('health checks answer promptly while a run opens and while a round aggregat
     strategyOptions: { fedsodaAlignSteps: 40 }, // the heaviest planning: distillation of the tab's sub-model, in the run worker
   })) as Ack<{ runId: string }>;
   assert.ok(created.ok, JSON.stringify(created));
-  const tab = io(`${coordinator.url}${VOLUNTEER_NAMESPACE}`, { transports: ['websocket'], reconnection: false });
+  const { tab, assigned } = await joinBotTab(coordinator.url, caps(64 * 2 ** 20, 'bot'));
   sockets.push(tab);
-  const assigned = new Promise<unknown>((resolve) => tab.on('assign', (a: unknown, ack?: (x: unknown) => void) => {
-    ack?.({ ok: true });
-    resolve(a);
-  }));
-  await new Promise<void>((r) => tab.once('connect', () => r()));
-  assert.ok(((await tab.timeout(30_000).emitWithAck('hello', { protocol: PROTOCOL_VERSION, capabilities: caps(64 * 2 ** 20, 'bot') })) as Ack).ok);
 
   // Opening: importance (loss-on-skip), layer CKA (FedSODA's groups), the base evaluation, the first plans (an aligned sub-model).
   let p = probe(coordinator.url);
   assert.ok(((await admin.timeout(120_000).emitWithAck('start', { runId: created.ok ? created.runId : '' })) as Ack).ok);
-  const a = assignmentSchema.parse(await assigned);
+  const a = await assigned;
   const opening = await p.stop();
   const { bytes } = await trainOnCpu(coordinator.url, a); // the bot's own work on this thread: not measured
 

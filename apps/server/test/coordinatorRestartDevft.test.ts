@@ -8,11 +8,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { io, type Socket } from 'socket.io-client';
-import { assignmentSchema, PROTOCOL_VERSION, VOLUNTEER_NAMESPACE, type Ack, type Assignment } from '@fedllm/core';
+import type { Socket } from 'socket.io-client';
+import type { Ack, Assignment } from '@fedllm/core';
 import { Coordinator } from '../src/coordinator/coordinator';
 import { DEFAULT_MODEL_DIR } from '../src/cli/defaults';
-import { caps, trainOnCpu } from './support/cpuBotTab';
+import { caps, joinBotTab, trainOnCpu } from './support/cpuBotTab';
 
 const MiB = 2 ** 20;
 
@@ -29,15 +29,8 @@ function startCoordinator(dir: string, logs: string[]): Promise<Coordinator> {
 
 /** Joins as `clientId`; resolves with the socket and its first assignment. */
 async function joinTab(url: string, clientId: string): Promise<{ tab: Socket; first: Assignment }> {
-  const tab = io(`${url}${VOLUNTEER_NAMESPACE}`, { transports: ['websocket'], reconnection: false });
-  const assigned = new Promise<unknown>((resolve) => tab.once('assign', (a: unknown, ack?: (x: unknown) => void) => {
-    ack?.({ ok: true });
-    resolve(a);
-  }));
-  await new Promise<void>((r) => tab.once('connect', () => r()));
-  const hello = (await tab.timeout(30_000).emitWithAck('hello', { protocol: PROTOCOL_VERSION, clientId, capabilities: caps(256 * MiB, clientId) })) as Ack;
-  assert.ok(hello.ok, JSON.stringify(hello));
-  return { tab, first: assignmentSchema.parse(await assigned) };
+  const { tab, assigned } = await joinBotTab(url, caps(256 * MiB, clientId), clientId);
+  return { tab, first: await assigned };
 }
 
 test('a coordinator restarted mid-DevFT-stage continues the stage on the same fused model', async () => {

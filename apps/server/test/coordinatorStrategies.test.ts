@@ -15,7 +15,7 @@ import {
 import { loadModelDir } from '@fedllm/core/node';
 import { Coordinator } from '../src/coordinator/coordinator';
 import { DEFAULT_MODEL_DIR } from '../src/cli/defaults';
-import { caps, trainOnCpu } from './support/cpuBotTab';
+import { caps, joinBotTab, trainOnCpu } from './support/cpuBotTab';
 
 const MiB = 2 ** 20;
 const dir = await mkdtemp(join(tmpdir(), 'coord-strategy-'));
@@ -103,17 +103,11 @@ test('FedSODA through the coordinator: an int4 tab gets the aligned sub-model of
   const budget = planPeakBytes(shape, planKeepingLayers([0, 1, 2]));
   assert.ok(planPeakBytes(shape, planKeepingLayers([0, 1, 2, 3])) > budget);
 
-  const tab = io(`${coordinator.url}${VOLUNTEER_NAMESPACE}`, { transports: ['websocket'], reconnection: false });
+  const { tab, assigned } = await joinBotTab(coordinator.url, caps(budget, 'int4-tab'));
   sockets.push(tab);
-  const assigned = new Promise<unknown>((resolve) => tab.on('assign', (a: unknown, ack?: (x: unknown) => void) => {
-    ack?.({ ok: true });
-    resolve(a);
-  }));
-  await new Promise<void>((r) => tab.once('connect', () => r()));
-  assert.ok(((await tab.timeout(30_000).emitWithAck('hello', { protocol: PROTOCOL_VERSION, capabilities: caps(budget, 'int4-tab') })) as Ack).ok);
   assert.ok(((await admin.timeout(120_000).emitWithAck('start', { runId: created.ok ? created.runId : '' })) as Ack).ok);
 
-  const a = assignmentSchema.parse(await assigned);
+  const a = await assigned;
   assert.ok(logs.some((l) => l.startsWith('measuring layer importance (block-influence')), 'block influence measured');
   assert.ok(logs.some((l) => l.startsWith('layer importance (1 - cos(stream in, stream out)): ')));
   assert.equal(a.model.weightFormat, 'int4');

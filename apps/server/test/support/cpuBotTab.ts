@@ -1,8 +1,9 @@
 // A Node "bot" tab for coordinator tests: a second client implementation that downloads its plan's
 // parts over HTTP and trains with the CPU engine (the WGSL engine's oracle).
 import assert from 'node:assert/strict';
+import { io, type Socket } from 'socket.io-client';
 import {
-  LlamaModel, LoraTrainer, loraFromPeft, loraToPeftTensors, parseHfConfig, parseSafetensors, peftAdapterConfig,
+  assignmentSchema, PROTOCOL_VERSION, VOLUNTEER_NAMESPACE, type Ack, LlamaModel, LoraTrainer, loraFromPeft, loraToPeftTensors, parseHfConfig, parseSafetensors, peftAdapterConfig,
   serializeSafetensors, weightsFromHfTensors, type Assignment, type ClientCapabilities, type ModelConfig, type Tensor,
 } from '@fedllm/core';
 
@@ -31,4 +32,20 @@ export async function trainOnCpu(baseUrl: string, a: Assignment): Promise<{ byte
     trainer.step({ B: a.train.batch, T: a.train.seqLen, inputIds: ids.subarray(s * n, (s + 1) * n), targets: tg.subarray(s * n, (s + 1) * n) });
   }
   return { bytes: serializeSafetensors(loraToPeftTensors(lora)), config };
+}
+
+/**
+ * Connects a bot tab and says hello (as `clientId` when given); `assigned` resolves with its first
+ * assignment, acknowledged.
+ */
+export async function joinBotTab(url: string, capabilities: ClientCapabilities, clientId?: string): Promise<{ tab: Socket; assigned: Promise<Assignment> }> {
+  const tab = io(`${url}${VOLUNTEER_NAMESPACE}`, { transports: ['websocket'], reconnection: false });
+  const assigned = new Promise<Assignment>((resolve) => tab.once('assign', (a: unknown, ack?: (x: unknown) => void) => {
+    ack?.({ ok: true });
+    resolve(assignmentSchema.parse(a));
+  }));
+  await new Promise<void>((r) => tab.once('connect', () => r()));
+  const hello = (await tab.timeout(30_000).emitWithAck('hello', { protocol: PROTOCOL_VERSION, clientId, capabilities })) as Ack;
+  assert.ok(hello.ok, JSON.stringify(hello));
+  return { tab, assigned };
 }
